@@ -1,0 +1,20 @@
+"""Render and lint the Kubernetes objects that put a Flyte deployment behind GCP IAP.
+
+``render`` turns :class:`RenderOptions` into a :class:`RenderedSet` of plain
+dicts; ``check_documents`` returns the :class:`Finding` list for documents
+read together. YAML reading and writing live in ``yaml_io``, the command
+line in ``cli``.
+"""
+
+from flyte_iap.manifests.checks import Finding, check_documents
+from flyte_iap.manifests.documents import SourceDocument
+from flyte_iap.manifests.render import RenderedSet, RenderOptions, render
+
+__all__ = [
+    "Finding",
+    "RenderOptions",
+    "RenderedSet",
+    "SourceDocument",
+    "check_documents",
+    "render",
+]

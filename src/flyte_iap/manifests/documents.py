@@ -1,0 +1,117 @@
+"""Sorting YAML documents into the objects ``manifests check`` knows.
+
+A document with an ``apiVersion`` is a Kubernetes object and must be one of
+the kinds of the deployment guide; a document without one is taken as Helm
+values for the ``istio/gateway`` chart (that chart's values may carry
+``kind: Deployment``, so ``kind`` alone does not decide).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from flyte_iap.errors import UsageError
+
+HELM_VALUES = "HelmValues"
+_VALUES_NAME = "istio-gateway"
+
+# (API group, kind) pairs of the guide, plus kinds that may sit beside them.
+KNOWN_KINDS: frozenset[tuple[str, str]] = frozenset(
+    {
+        ("cloud.google.com", "BackendConfig"),
+        ("cert-manager.io", "Issuer"),
+        ("cert-manager.io", "ClusterIssuer"),
+        ("cert-manager.io", "Certificate"),
+        ("networking.istio.io", "Gateway"),
+        ("networking.istio.io", "VirtualService"),
+        ("networking.gke.io", "ManagedCertificate"),
+        ("networking.gke.io", "FrontendConfig"),
+        ("networking.k8s.io", "Ingress"),
+        ("kustomize.config.k8s.io", "Kustomization"),
+    }
+)
+
+
+@dataclass(frozen=True)
+class SourceDocument:
+    """One YAML document and where it came from (file name and 1-based position)."""
+
+    source: str
+    position: int
+    body: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Resource:
+    """A classified document: its kind, name and namespace, and a safe field lookup."""
+
+    doc: SourceDocument
+    kind: str
+    name: str
+    namespace: str | None
+
+    @property
+    def subject(self) -> str:
+        """``Kind/name`` as shown in findings."""
+        return f"{self.kind}/{self.name}"
+
+    def get(self, *path: str | int) -> Any:
+        """The value at ``path`` below the document root, or None when any step is missing."""
+        node: Any = self.doc.body
+        for step in path:
+            if isinstance(step, int):
+                ok = isinstance(node, list) and -len(node) <= step < len(node)
+                node = node[step] if ok else None
+            else:
+                node = node.get(step) if isinstance(node, dict) else None
+            if node is None:
+                return None
+        return node
+
+
+class Inventory:
+    """All resources of the files checked together, grouped by kind."""
+
+    def __init__(self, resources: Iterable[Resource]) -> None:
+        self.resources = list(resources)
+
+    def of(self, kind: str) -> list[Resource]:
+        """The resources of one kind, in file order."""
+        return [r for r in self.resources if r.kind == kind]
+
+
+def classify(documents: Sequence[SourceDocument]) -> Inventory:
+    """Turn documents into resources; raise ``UsageError`` on a kind check does not know."""
+    return Inventory(_classify_one(doc) for doc in documents)
+
+
+def _classify_one(doc: SourceDocument) -> Resource:
+    body = doc.body
+    where = f"{doc.source}: document {doc.position}"
+    api_version = body.get("apiVersion")
+    kind = body.get("kind")
+    if api_version is None:
+        if kind is not None and kind not in ("Deployment", "DaemonSet"):
+            raise UsageError(f"{where}: kind {kind!r} without apiVersion — add the apiVersion")
+        return Resource(doc, HELM_VALUES, _VALUES_NAME, None)
+    if not isinstance(api_version, str) or not isinstance(kind, str):
+        raise UsageError(f"{where}: apiVersion and kind must be strings")
+    group = api_version.rpartition("/")[0]
+    if (group, kind) not in KNOWN_KINDS:
+        known = ", ".join(sorted({k for _, k in KNOWN_KINDS}))
+        raise UsageError(
+            f"{where}: {kind} ({api_version}) is not part of the IAP deployment\n"
+            f"check reads only these kinds and istio/gateway Helm values: {known}"
+        )
+    metadata = body.get("metadata")
+    metadata = metadata if isinstance(metadata, dict) else {}
+    name = metadata.get("name")
+    namespace = metadata.get("namespace")
+    return Resource(
+        doc,
+        kind,
+        name if isinstance(name, str) else "<unnamed>",
+        namespace if isinstance(namespace, str) else None,
+    )

@@ -1,0 +1,85 @@
+"""Validation of the names a person types into ``manifests render``.
+
+Each function returns the value unchanged or raises :class:`UsageError` with
+the option, the value and what a valid one looks like.
+"""
+
+from __future__ import annotations
+
+import re
+
+from flyte_iap.errors import UsageError
+
+_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
+_DNS1035_LABEL = re.compile(r"[a-z]([-a-z0-9]{0,61}[a-z0-9])?")
+_GCP_RESOURCE = re.compile(r"[a-z]([-a-z0-9]{0,61}[a-z0-9])?")
+
+
+def check_domain(value: str) -> str:
+    """Accept a lowercase RFC 1123 host name with at least one dot, e.g. ``flyte.example.com``.
+
+    Wildcards, schemes, ports, paths, IP addresses and a trailing dot are
+    rejected: GKE managed certificates and Istio hosts need a plain name.
+    """
+    hint = "give the bare host name, e.g. --domain flyte.example.com"
+    if not value:
+        raise UsageError(f"--domain is empty; {hint}")
+    if value != value.lower():
+        raise UsageError(f"--domain {value!r} has uppercase letters; use {value.lower()!r}")
+    if "*" in value:
+        raise UsageError(
+            f"--domain {value!r} is a wildcard; GKE managed certificates need one exact name"
+        )
+    if "://" in value or "/" in value or ":" in value:
+        raise UsageError(f"--domain {value!r} is not a host name (scheme, path or port); {hint}")
+    labels = value.split(".")
+    if len(value) > 253 or len(labels) < 2 or not all(_LABEL.fullmatch(x) for x in labels):
+        raise UsageError(
+            f"--domain {value!r} is not a valid DNS name (RFC 1123, at least one dot, "
+            f"labels of a-z, 0-9 and '-'); {hint}"
+        )
+    if labels[-1].isdigit():
+        raise UsageError(f"--domain {value!r} looks like an IP address; {hint}")
+    return value
+
+
+def check_gcp_resource_name(option: str, value: str) -> str:
+    """Accept a GCP resource name such as a global static IP address name."""
+    if not _GCP_RESOURCE.fullmatch(value):
+        raise UsageError(
+            f"{option} {value!r} is not a valid GCP resource name: 1-63 characters, "
+            "lowercase letters, digits and '-', starting with a letter "
+            "(see `gcloud compute addresses list --global`)"
+        )
+    return value
+
+
+def check_namespace(option: str, value: str) -> str:
+    """Accept a Kubernetes namespace name (an RFC 1123 label)."""
+    if not _LABEL.fullmatch(value):
+        raise UsageError(
+            f"{option} {value!r} is not a valid Kubernetes namespace: 1-63 characters, "
+            "lowercase letters, digits and '-', starting and ending with a letter or digit"
+        )
+    return value
+
+
+def check_service_name(option: str, value: str) -> str:
+    """Accept a Kubernetes Service name (an RFC 1035 label)."""
+    if not _DNS1035_LABEL.fullmatch(value):
+        raise UsageError(
+            f"{option} {value!r} is not a valid Kubernetes Service name: 1-63 characters, "
+            "lowercase letters, digits and '-', starting with a letter"
+        )
+    return value
+
+
+def check_secret_name(option: str, value: str) -> str:
+    """Accept a Kubernetes Secret name (an RFC 1123 subdomain)."""
+    labels = value.split(".")
+    if len(value) > 253 or not all(_LABEL.fullmatch(x) for x in labels):
+        raise UsageError(
+            f"{option} {value!r} is not a valid Kubernetes Secret name: lowercase letters, "
+            "digits, '-' and '.', starting and ending with a letter or digit"
+        )
+    return value

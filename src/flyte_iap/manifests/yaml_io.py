@@ -1,0 +1,104 @@
+"""YAML in and out for the manifests commands; the only module that imports PyYAML.
+
+Reading turns every PyYAML and file-system failure into a
+:class:`UsageError` naming the file, so the CLI never shows a traceback.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any, TextIO
+
+import yaml
+
+from flyte_iap.errors import UsageError
+from flyte_iap.manifests.documents import SourceDocument
+from flyte_iap.manifests.render import RenderedSet
+
+VALUES_FILE = "istio-gateway-values.yaml"
+MANIFESTS_FILE = "manifests.yaml"
+KUSTOMIZATION_FILE = "kustomization.yaml"
+
+_VALUES_HEADER = (
+    "# Helm values for the istio/gateway chart, not a Kubernetes object:\n"
+    "#   helm install <release> istio/gateway -n <namespace> -f istio-gateway-values.yaml\n"
+)
+_MANIFESTS_HEADER = "# Rendered by `flyte-iap manifests render`; lint with `manifests check`.\n"
+
+
+def dump(documents: Iterable[dict[str, Any]]) -> str:
+    """Serialise documents as one multi-document YAML stream, keys in insertion order."""
+    return yaml.safe_dump_all(list(documents), sort_keys=False, explicit_start=True)
+
+
+def stream(rendered: RenderedSet) -> str:
+    """The whole rendered set as one stream: the gateway values first, then the objects."""
+    return (
+        _VALUES_HEADER
+        + dump([rendered.gateway_values])
+        + _MANIFESTS_HEADER
+        + dump(rendered.objects)
+    )
+
+
+def write_output_dir(rendered: RenderedSet, directory: Path) -> list[Path]:
+    """Write the values file, ``manifests.yaml`` and a ``kustomization.yaml``; return the paths."""
+    kustomization = {
+        "apiVersion": "kustomize.config.k8s.io/v1beta1",
+        "kind": "Kustomization",
+        "resources": [MANIFESTS_FILE],
+    }
+    files = {
+        VALUES_FILE: _VALUES_HEADER + dump([rendered.gateway_values]),
+        MANIFESTS_FILE: _MANIFESTS_HEADER + dump(rendered.objects),
+        KUSTOMIZATION_FILE: dump([kustomization]),
+    }
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        for name, text in files.items():
+            (directory / name).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(
+            f"could not write the manifests to {str(directory)!r}: {exc.strerror or exc}"
+        ) from exc
+    return [directory / name for name in files]
+
+
+def load(source: str, text: str) -> list[SourceDocument]:
+    """Parse a multi-document YAML text; empty documents are skipped."""
+    try:
+        raw = list(yaml.safe_load_all(text))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or type(exc).__name__
+        raise UsageError(
+            f"{source}: not valid YAML{where}: {problem} — fix the file or pass another one"
+        ) from exc
+    documents = []
+    for position, body in enumerate(raw, start=1):
+        if body is None:
+            continue
+        if not isinstance(body, dict):
+            raise UsageError(
+                f"{source}: document {position} is a {type(body).__name__}, not a mapping — "
+                "expected Kubernetes objects or Helm values"
+            )
+        documents.append(SourceDocument(source, position, body))
+    return documents
+
+
+def read(path: str, stdin: TextIO) -> list[SourceDocument]:
+    """Read and parse one file; ``-`` means standard input."""
+    if path == "-":
+        return load("<stdin>", stdin.read())
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise UsageError(f"{path}: no such file") from exc
+    except IsADirectoryError as exc:
+        raise UsageError(f"{path}: is a directory — pass the YAML files in it") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{path}: could not read the file: {exc}") from exc
+    return load(path, text)
