@@ -1,0 +1,78 @@
+"""The GCE/GKE metadata server (``GCE_METADATA_HOST``, as google-auth reads it).
+
+Written against the REST paths directly rather than google-auth's private
+``_metadata`` module: that one retries five times on its own and reads the
+environment at import time, and we want one retry policy and fast failure
+when there is no metadata server at all (a laptop, a CI runner).
+"""
+
+from __future__ import annotations
+
+from flyte_iap.config import Endpoints
+from flyte_iap.errors import CredentialsError, OAuthError, TransportError
+from flyte_iap.http import HttpClient, Response, raise_for_error
+
+FLAVOR = {"Metadata-Flavor": "Google"}
+# Off GCP, metadata.google.internal does not resolve or 169.254.169.254 does
+# not answer: give up quickly rather than hang a pyflyte call.
+CONNECT_TIMEOUT = 1.0
+
+
+class MetadataServer:
+    """The default service account of the VM, node or Kubernetes workload."""
+
+    def __init__(self, endpoints: Endpoints, http: HttpClient) -> None:
+        self.host = endpoints.metadata_host
+        self._root = endpoints.metadata_root
+        self._explicit = endpoints.metadata_host_explicit
+        self._http = http
+
+    def id_token(self, audience: str) -> str:
+        response = self._get(
+            "instance/service-accounts/default/identity",
+            {"audience": audience, "format": "full"},
+            "the identity endpoint",
+        )
+        token = response.text().strip()
+        if not token:
+            raise OAuthError(f"the metadata server at {self.host} returned an empty ID token")
+        return token
+
+    def email(self) -> str:
+        response = self._get("instance/service-accounts/default/email", None, "the email endpoint")
+        return response.text().strip()
+
+    def access_token(self) -> str:
+        response = self._get("instance/service-accounts/default/token", None, "the token endpoint")
+        token = response.json().get("access_token")
+        if not isinstance(token, str):
+            raise OAuthError(f"the metadata server at {self.host} returned no access_token")
+        return token
+
+    def _get(self, path: str, params: dict[str, str] | None, what: str) -> Response:
+        try:
+            response = self._http.request(
+                "GET",
+                f"{self._root}/{path}",
+                what=f"the metadata server ({what})",
+                headers=FLAVOR,
+                params=params,
+                connect_timeout=CONNECT_TIMEOUT,
+                # An unset host that does not answer means "not on GCP": say so at once.
+                tries=None if self._explicit else 1,
+            )
+        except TransportError as exc:
+            if self._explicit:
+                raise
+            raise CredentialsError(
+                "no Google credentials found: no --service_account_key, no "
+                "GOOGLE_APPLICATION_CREDENTIALS, and no metadata server (not on GCE/GKE).\n"
+                "Pass --service_account_key KEY.json, or set GOOGLE_APPLICATION_CREDENTIALS."
+            ) from exc
+        if response.status == 404:
+            raise CredentialsError(
+                f"the metadata server at {self.host} has no {path} (404): this VM or pod has "
+                "no service account; attach one, or pass --service_account_key KEY.json"
+            )
+        raise_for_error(response, f"asking the metadata server at {self.host} ({what})")
+        return response
