@@ -1,0 +1,169 @@
+"""Every rendered object validates against the published schemas in shared/k8s-schemas.
+
+CRD schemas are made strict (``additionalProperties: false`` on every object
+schema that lists properties, below the top level) as SOURCES.md describes,
+and tests prove a misspelled nested field is then rejected.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from flyte_iap.manifests import RenderOptions, render
+
+jsonschema = pytest.importorskip("jsonschema")
+kubernetes_validate = pytest.importorskip("kubernetes_validate")
+
+SCHEMAS = Path(__file__).resolve().parents[2] / "shared" / "k8s-schemas"
+pytestmark = pytest.mark.skipif(
+    not SCHEMAS.is_dir(), reason=f"schema folder {SCHEMAS} missing (shared/ beside the checkout)"
+)
+
+# kind -> (schema file, kind of the CRD or None for a plain JSON schema)
+SCHEMA_FILES = {
+    "BackendConfig": ("backendconfig_v1.datree.schema.json", None),
+    "FrontendConfig": ("frontendconfig_v1beta1.datree.schema.json", None),
+    "ManagedCertificate": ("managedcertificate.crd.yaml", "ManagedCertificate"),
+    "Issuer": ("cert-manager-issuer.crd.yaml", "Issuer"),
+    "Certificate": ("cert-manager-certificate.crd.yaml", "Certificate"),
+    "Gateway": ("istio-crd-all.gen.yaml", "Gateway"),
+    "VirtualService": ("istio-crd-all.gen.yaml", "VirtualService"),
+}
+K8S_VERSION = "1.30"
+
+
+def _rendered() -> Any:
+    return render(RenderOptions(domain="flyte.example.com", static_ip_name="flyte-ip"))
+
+
+def _by_kind(kind: str) -> dict[str, Any]:
+    return copy.deepcopy(next(o for o in _rendered().objects if o["kind"] == kind))
+
+
+def _strict(schema: Any, top: bool = True) -> Any:
+    """Copy of a CRD schema with unknown properties rejected below the top level."""
+    if isinstance(schema, list):
+        return [_strict(item, top=False) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {key: _strict(value, top=False) for key, value in schema.items()}
+    if "properties" in schema:
+        out["properties"] = {k: _strict(v, top=False) for k, v in schema["properties"].items()}
+    if (
+        not top
+        and "properties" in schema
+        and "additionalProperties" not in schema
+        and not schema.get("x-kubernetes-preserve-unknown-fields")
+    ):
+        out["additionalProperties"] = False
+    return out
+
+
+@cache
+def _crd_schema(file: str, kind: str, version: str) -> Any:
+    with (SCHEMAS / file).open(encoding="utf-8") as handle:
+        for doc in yaml.safe_load_all(handle):
+            if doc and doc.get("kind") == "CustomResourceDefinition":
+                if doc["spec"]["names"]["kind"] != kind:
+                    continue
+                for entry in doc["spec"]["versions"]:
+                    if entry["name"] == version:
+                        return _strict(entry["schema"]["openAPIV3Schema"])
+    raise AssertionError(f"no {kind} {version} in {file}")
+
+
+def _validator(manifest: dict[str, Any]) -> Any:
+    file, crd_kind = SCHEMA_FILES[manifest["kind"]]
+    if crd_kind is None:
+        schema = json.loads((SCHEMAS / file).read_text(encoding="utf-8"))
+    else:
+        schema = _crd_schema(file, crd_kind, manifest["apiVersion"].rpartition("/")[2])
+    return jsonschema.Draft202012Validator(schema)
+
+
+def _errors(manifest: dict[str, Any]) -> list[str]:
+    return [e.message for e in _validator(manifest).iter_errors(manifest)]
+
+
+@pytest.mark.parametrize("kind", sorted(SCHEMA_FILES))
+def test_rendered_object_matches_its_schema(kind: str) -> None:
+    assert _errors(_by_kind(kind)) == []
+
+
+def test_every_rendered_object_is_covered_by_a_schema_test() -> None:
+    kinds = {o["kind"] for o in _rendered().objects}
+    assert kinds == set(SCHEMA_FILES) | {"Ingress"}
+
+
+@pytest.mark.parametrize(
+    ("kind", "path", "typo"),
+    [
+        ("Certificate", ("spec", "issuerRef"), "nmae"),
+        ("Issuer", ("spec", "selfSigned"), "crlDistributionPointz"),
+        ("Gateway", ("spec", "servers", 0, "tls"), "credentialNmae"),
+        ("VirtualService", ("spec", "http", 2, "route", 0, "destination"), "prot"),
+        ("ManagedCertificate", ("spec",), "domain"),
+        ("BackendConfig", ("spec", "iap"), "enabeld"),
+        ("FrontendConfig", ("spec", "redirectToHttps"), "enable"),
+    ],
+)
+def test_misspelled_nested_field_is_rejected(kind: str, path: tuple[Any, ...], typo: str) -> None:
+    manifest = _by_kind(kind)
+    node: Any = manifest
+    for step in path:
+        node = node[step]
+    node[typo] = "x"
+    errors = _errors(manifest)
+    assert any(typo in message for message in errors), errors
+
+
+def test_wrong_type_in_crd_field_is_rejected() -> None:
+    gateway = _by_kind("Gateway")
+    gateway["spec"]["servers"][0]["port"]["number"] = "four-four-three"
+    assert _errors(gateway)
+
+
+def _values_validator() -> Any:
+    schema = json.loads(
+        (SCHEMAS / "istio-gateway-chart.values.schema.json").read_text(encoding="utf-8")
+    )
+    cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft7Validator)
+    return cls(schema)
+
+
+def test_gateway_values_match_the_chart_schema() -> None:
+    values = _rendered().gateway_values
+    assert [e.message for e in _values_validator().iter_errors(values)] == []
+
+
+def test_chart_schema_rejects_a_misspelled_top_level_key() -> None:
+    values = copy.deepcopy(_rendered().gateway_values)
+    values["servcie"] = values.pop("service")
+    assert list(_values_validator().iter_errors(values))
+
+
+def test_ingress_passes_strict_kubernetes_validation() -> None:
+    kubernetes_validate.validate(_by_kind("Ingress"), K8S_VERSION, strict=True)
+
+
+@pytest.mark.parametrize(
+    "breakage",
+    [
+        lambda i: i["spec"]["rules"][0]["http"]["paths"][0].pop("backend"),
+        lambda i: i["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"].update(prot=1),
+        lambda i: i["spec"].update(tls="yes"),
+    ],
+    ids=["missing-backend", "unknown-nested-field", "wrong-type"],
+)
+def test_kubernetes_validate_rejects_a_broken_ingress(breakage: Any) -> None:
+    ingress = _by_kind("Ingress")
+    breakage(ingress)
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(ingress, K8S_VERSION, strict=True)
