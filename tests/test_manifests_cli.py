@@ -1,0 +1,201 @@
+"""`flyte-iap manifests render/check` from the command line: options and bad input.
+
+Runs the click group in process, and the installed `flyte-iap` script when
+it is on PATH.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from flyte_iap.errors import FlyteIapError
+from flyte_iap.manifests.cli import manifests
+
+GOOD = ["--domain", "flyte.example.com", "--static-ip-name", "flyte-ip"]
+
+
+def run(*args: str, stdin: str | None = None) -> tuple[int, str, str]:
+    """Invoke the group as the main CLI would: FlyteIapError -> 'flyte-iap: msg', its exit code."""
+    result = CliRunner().invoke(manifests, list(args), input=stdin)
+    if isinstance(result.exception, FlyteIapError):
+        return result.exception.exit_code, result.stdout, f"flyte-iap: {result.exception}\n"
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    return result.exit_code, result.stdout, result.stderr
+
+
+def assert_usage_error(code: int, out: str, err: str, *needles: str) -> None:
+    assert code == 2, (out, err)
+    assert out == ""
+    assert "Traceback" not in err
+    assert 1 <= len(err.strip().splitlines()) <= 2, err
+    for needle in needles:
+        assert needle in err
+
+
+def test_render_options_reach_the_objects() -> None:
+    code, out, _ = run(
+        "render", *GOOD,
+        "--iap-oauth-secret", "my-iap", "--flyte_namespace", "flyte-prod",
+        "--istio-namespace", "mesh", "--admin-grpc-port", "8089", "--console-service", "console",
+    )  # fmt: skip
+    assert code == 0
+    values, *objects = [d for d in yaml.safe_load_all(out) if d]
+    assert values["service"]["type"] == "NodePort"
+    by_kind = {o["kind"]: o for o in objects}
+    assert len(objects) == 8
+    assert by_kind["BackendConfig"]["spec"]["iap"]["oauthclientCredentials"] == {
+        "secretName": "my-iap"
+    }
+    service = by_kind["VirtualService"]
+    assert service["metadata"]["namespace"] == "flyte-prod"
+    assert service["spec"]["gateways"] == ["mesh/default-gateway"]
+    routes = {r["name"]: r["route"][0]["destination"] for r in service["spec"]["http"]}
+    assert routes["admin-grpc-routes"] == {"host": "flyteadmin", "port": {"number": 8089}}
+    assert routes["admin-routes"] == {"host": "flyteadmin", "port": {"number": 80}}
+    assert routes["console-routes"] == {"host": "console", "port": {"number": 80}}
+    ingress = by_kind["Ingress"]["metadata"]
+    assert ingress["namespace"] == "mesh"
+    assert ingress["annotations"]["kubernetes.io/ingress.global-static-ip-name"] == "flyte-ip"
+
+
+def test_output_dir_has_a_kustomization_for_the_manifests(tmp_path: Path) -> None:
+    code, out, err = run("render", *GOOD, "--output-dir", str(tmp_path / "new"))
+    assert (code, out) == (0, "")
+    assert "manifests.yaml" in err
+    kustomization = yaml.safe_load((tmp_path / "new" / "kustomization.yaml").read_text())
+    assert kustomization["resources"] == ["manifests.yaml"]
+
+
+@pytest.mark.parametrize(
+    "domain",
+    [
+        "localhost",
+        "Flyte.Example.com",
+        "*.example.com",
+        "https://flyte.example.com",
+        "flyte.example.com:443",
+        "flyte.example.com/console",
+        "flyte.example.com.",
+        "flyte..example.com",
+        "-flyte.example.com",
+        "flyte_x.example.com",
+        "10.0.0.1",
+        "flyte.example.com extra",
+        "",
+    ],
+)
+def test_render_rejects_a_bad_domain(domain: str) -> None:
+    assert_usage_error(*run("render", "--domain", domain, "--static-ip-name", "ip"), "--domain")
+
+
+@pytest.mark.parametrize("name", ["1ip", "Flyte-IP", "ip-", "ip_x", "a" * 64])
+def test_render_rejects_a_bad_static_ip_name(name: str) -> None:
+    code, out, err = run("render", "--domain", "flyte.example.com", "--static-ip-name", name)
+    assert_usage_error(code, out, err, "--static-ip-name", "GCP resource name")
+
+
+@pytest.mark.parametrize("option", ["--flyte-namespace", "--istio-namespace"])
+@pytest.mark.parametrize("value", ["Flyte", "flyte.prod", "-flyte", "x" * 64])
+def test_render_rejects_a_bad_namespace(option: str, value: str) -> None:
+    assert_usage_error(*run("render", *GOOD, option, value), option, "namespace")
+
+
+def test_render_rejects_a_bad_port() -> None:
+    code, _, err = run("render", *GOOD, "--admin-grpc-port", "70000")
+    assert code == 2
+    assert "Traceback" not in err
+
+
+def test_render_requires_the_domain() -> None:
+    code, _, err = run("render", "--static-ip-name", "ip")
+    assert code == 2
+    assert "--domain" in err
+
+
+def test_check_missing_file(tmp_path: Path) -> None:
+    missing = tmp_path / "nope.yaml"
+    assert_usage_error(*run("check", str(missing)), f"{missing}: no such file")
+
+
+def test_check_unparsable_yaml(tmp_path: Path) -> None:
+    path = tmp_path / "broken.yaml"
+    path.write_text("kind: Ingress\nmetadata: [unclosed\n")
+    assert_usage_error(*run("check", str(path)), f"{path}: not valid YAML at line")
+
+
+def test_check_unknown_kind(tmp_path: Path) -> None:
+    path = tmp_path / "deploy.yaml"
+    path.write_text("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: x}\n")
+    assert_usage_error(
+        *run("check", str(path)), f"{path}: document 1: Deployment (apps/v1) is not part"
+    )
+
+
+def test_check_gateway_api_gateway_is_an_unknown_kind(tmp_path: Path) -> None:
+    path = tmp_path / "gw.yaml"
+    path.write_text("apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\n")
+    assert_usage_error(*run("check", str(path)), "Gateway (gateway.networking.k8s.io/v1)")
+
+
+def test_check_document_that_is_not_a_mapping(tmp_path: Path) -> None:
+    path = tmp_path / "list.yaml"
+    path.write_text("- a\n- b\n")
+    assert_usage_error(*run("check", str(path)), "document 1 is a list, not a mapping")
+
+
+def test_check_empty_file(tmp_path: Path) -> None:
+    path = tmp_path / "empty.yaml"
+    path.write_text("# nothing\n")
+    assert_usage_error(*run("check", str(path)), "no YAML documents")
+
+
+def test_check_directory(tmp_path: Path) -> None:
+    assert_usage_error(*run("check", str(tmp_path)), "is a directory")
+
+
+def test_check_needs_a_file() -> None:
+    code, _, err = run("check")
+    assert code == 2
+    assert "Traceback" not in err
+
+
+FLYTE_IAP = shutil.which("flyte-iap")
+needs_script = pytest.mark.skipif(FLYTE_IAP is None, reason="flyte-iap is not on PATH")
+
+
+def script(*args: str) -> subprocess.CompletedProcess[str]:
+    assert FLYTE_IAP is not None
+    return subprocess.run(
+        [FLYTE_IAP, "manifests", *args], capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+@needs_script
+def test_script_renders_and_checks_clean(tmp_path: Path) -> None:
+    rendered = script("render", *GOOD, "--output-dir", str(tmp_path))
+    assert rendered.returncode == 0, rendered.stderr
+    checked = script("check", *(str(p) for p in sorted(tmp_path.iterdir())))
+    assert (checked.returncode, checked.stdout) == (0, ""), checked.stderr
+
+
+@needs_script
+def test_script_reports_bad_input_without_traceback() -> None:
+    result = script("render", "--domain", "*.example.com", "--static-ip-name", "ip")
+    assert result.returncode == 2
+    assert result.stderr.startswith("flyte-iap: --domain")
+    assert "Traceback" not in result.stderr
+
+
+@needs_script
+def test_script_check_exits_1_on_findings(tmp_path: Path) -> None:
+    values = tmp_path / "values.yaml"
+    values.write_text("service:\n  type: LoadBalancer\n")
+    result = script("check", str(values))
+    assert result.returncode == 1
+    assert "service.type is 'LoadBalancer'" in result.stdout
