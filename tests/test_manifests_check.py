@@ -6,6 +6,8 @@ command and asserts the finding line and exit code 1.
 
 from __future__ import annotations
 
+import contextlib
+import copy
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -14,8 +16,14 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from flyte_iap.errors import FlyteIapError
-from flyte_iap.manifests import RenderedSet, RenderOptions, render
+from flyte_iap.errors import FlyteIapError, UsageError
+from flyte_iap.manifests import (
+    RenderedSet,
+    RenderOptions,
+    SourceDocument,
+    check_documents,
+    render,
+)
 from flyte_iap.manifests.cli import manifests
 
 DOMAIN = "flyte.example.com"
@@ -262,3 +270,34 @@ def test_several_mistakes_give_one_line_each(tmp_path: Path) -> None:
     code, lines = check_after(tmp_path, break_three)
     assert code == 1
     assert len(lines) == 3
+
+
+def _paths(node: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    found = [prefix] if prefix else []
+    items = (
+        node.items()
+        if isinstance(node, dict)
+        else enumerate(node)
+        if isinstance(node, list)
+        else []
+    )
+    for key, child in items:
+        found += _paths(child, (*prefix, key))
+    return found
+
+
+def test_odd_hand_written_values_never_crash_check() -> None:
+    """Any field replaced by a value of another type gives findings or a UsageError."""
+    original = rendered()
+    documents = [original.gateway_values, *original.objects]
+    for index, document in enumerate(documents):
+        for path in _paths(document):
+            for odd in ("text", 3, [1], None, {"x": 1}, True):
+                copied = copy.deepcopy(documents)
+                node = copied[index]
+                for step in path[:-1]:
+                    node = node[step]
+                node[path[-1]] = odd
+                sources = [SourceDocument("f.yaml", i + 1, d) for i, d in enumerate(copied)]
+                with contextlib.suppress(UsageError):
+                    check_documents(sources)

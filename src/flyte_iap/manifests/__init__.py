@@ -6,8 +6,9 @@ read together. YAML reading and writing live in ``yaml_io``, the command
 line in ``cli``.
 """
 
-from flyte_iap.manifests.checks import Finding, check_documents
+from flyte_iap.manifests.checks import check_documents
 from flyte_iap.manifests.documents import SourceDocument
+from flyte_iap.manifests.findings import Finding
 from flyte_iap.manifests.render import RenderedSet, RenderOptions, render
 
 __all__ = [
