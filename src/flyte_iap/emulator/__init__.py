@@ -1,0 +1,11 @@
+"""A local stand-in for Google's OAuth, IAM, Secret Manager and metadata endpoints.
+
+It issues real RS256-signed tokens that verify against its certs endpoint, so
+``flyte_iap`` (and google-auth) can be exercised end to end without Google.
+"""
+
+from .config import EmulatorConfig
+from .emulator import Emulator
+from .run import run_emulator
+
+__all__ = ["Emulator", "EmulatorConfig", "run_emulator"]

@@ -1,0 +1,81 @@
+"""``run_emulator``: the body of the ``flyte-iap emulator`` command."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import TextIO
+
+from .config import EmulatorConfig
+from .emulator import Emulator
+
+
+def run_emulator(
+    port: int,
+    state_dir: Path,
+    auto_approve: bool,
+    exit_after: float | None,
+    out: TextIO,
+    err: TextIO,
+) -> int:
+    """Serve the emulator until Ctrl-C (or ``exit_after`` seconds); return the exit code.
+
+    Writes ``service-account.json``, ``adc-user.json`` and ``external-account.json`` into
+    ``state_dir`` and prints ``export`` lines for a shell to ``out``.
+    """
+    state_dir = Path(state_dir)
+    state_dir.mkdir(parents=True, exist_ok=True)
+    config = EmulatorConfig(auto_approve=auto_approve)
+    emulator = Emulator(config, port=port, state_dir=state_dir).start()
+    try:
+        key_path = emulator.write_service_account_key(state_dir / "service-account.json")
+        emulator.write_authorized_user_file(state_dir / "adc-user.json")
+        emulator.write_external_account_file(
+            state_dir / "external-account.json",
+            impersonation_email=config.impersonation_targets[0]
+            if config.impersonation_targets
+            else None,
+        )
+        exports = {**emulator.env(), "GOOGLE_APPLICATION_CREDENTIALS": str(key_path)}
+        for name, value in exports.items():
+            out.write(f"export {name}={_single_quoted(value)}\n")
+        for line in _identity_comments(config):
+            out.write(f"# {line}\n")
+        out.flush()
+        err.write(f"Google emulator serving on {emulator.url}, Ctrl-C to stop\n")
+        err.flush()
+        _serve(exit_after)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        emulator.stop()
+    return 0
+
+
+def _single_quoted(value: str) -> str:
+    """POSIX shell single quotes, always (an embedded ' becomes '\\'')."""
+    return "'" + value.replace("'", "'\\''") + "'"
+
+
+def _identity_comments(config: EmulatorConfig) -> list[str]:
+    secret = f"projects/{config.project}/secrets/{config.desktop_secret_name}/versions/latest"
+    return [
+        f"project: {config.project}",
+        f"webapp client id: {config.webapp_client_id}",
+        f"desktop client id: {config.desktop_client_id}",
+        f"desktop client secret name: {config.desktop_secret_name} ({secret})",
+        f"service account (key file): {config.service_account_email}",
+        f"metadata server identity: {config.metadata_email}",
+        f"impersonation targets: {', '.join(config.impersonation_targets)}",
+        f"user: {config.user_email}",
+    ]
+
+
+def _serve(exit_after: float | None) -> None:
+    # Event.wait with a bounded timeout keeps the main thread responsive to Ctrl-C.
+    stop = threading.Event()
+    if exit_after is not None:
+        stop.wait(exit_after)
+        return
+    while not stop.wait(3600):
+        pass
