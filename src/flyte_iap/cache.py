@@ -202,7 +202,7 @@ class _NoLock:
 
 
 def _remove_quietly(path: str) -> None:
-    try:
+    try:  # noqa: SIM105 - contextlib would cost the fast path an import
         os.remove(path)
     except OSError:
         pass

@@ -56,12 +56,16 @@ def with_options(options: tuple[Option, ...]) -> Callable[[F], F]:
                     help=option.help,
                 )(function)
             else:
+                # No default=None: click 8.2+ would then stop enforcing required=True.
+                extra: dict[str, Any] = {}
+                if option.default is not None:
+                    extra["default"] = option.default
                 function = click.option(
                     *spellings,
                     required=option.required,
-                    default=option.default,
                     metavar=option.metavar,
                     help=option.help,
+                    **extra,
                 )(function)
         return function
 
@@ -117,16 +121,39 @@ def generate_service_account_id_token(
 
 
 @cli.command("emulator")
-@click.option("--port", type=click.IntRange(0, 65535), default=0, show_default=True,
-              help="Port on 127.0.0.1 (0: any free port).")
-@click.option("--state-dir", "--state_dir", "state_dir", type=click.Path(file_okay=False),
-              default=None, help="Where to write the sample key and ADC files (default: a new "
-              "temporary directory).")
-@click.option("--auto-approve", "--auto_approve", "auto_approve", is_flag=True,
-              help="Approve every consent request at once (for scripts).")
-@click.option("--exit-after", "--exit_after", "exit_after", type=click.FloatRange(min=0),
-              default=None, help="Stop after this many seconds (default: at Ctrl-C).")
-def emulator(port: int, state_dir: str | None, auto_approve: bool, exit_after: float | None) -> None:
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=0,
+    show_default=True,
+    help="Port on 127.0.0.1 (0: any free port).",
+)
+@click.option(
+    "--state-dir",
+    "--state_dir",
+    "state_dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Where to write the sample key and ADC files (default: a new temporary directory).",
+)
+@click.option(
+    "--auto-approve",
+    "--auto_approve",
+    "auto_approve",
+    is_flag=True,
+    help="Approve every consent request at once (for scripts).",
+)
+@click.option(
+    "--exit-after",
+    "--exit_after",
+    "exit_after",
+    type=click.FloatRange(min=0),
+    default=None,
+    help="Stop after this many seconds (default: at Ctrl-C).",
+)
+def emulator(
+    port: int, state_dir: str | None, auto_approve: bool, exit_after: float | None
+) -> None:
     """Serve a local stand-in for Google's token, certs, metadata, IAM and Secret Manager APIs.
 
     Prints `export ...` lines that point flyte-iap at it.

@@ -11,7 +11,12 @@ from typing import Any
 
 from flyte_iap.errors import CredentialsError
 
-KNOWN_TYPES = ("service_account", "authorized_user", "external_account", "impersonated_service_account")
+KNOWN_TYPES = (
+    "service_account",
+    "authorized_user",
+    "external_account",
+    "impersonated_service_account",
+)
 
 
 @dataclass(frozen=True)
@@ -48,11 +53,11 @@ def load_credentials_file(path: str, origin: str) -> CredentialsFile:
         with open(path, "rb") as f:
             raw = f.read()
     except FileNotFoundError:
-        raise CredentialsError(
-            f"credentials file {label} does not exist; check the path"
-        ) from None
+        raise CredentialsError(f"credentials file {label} does not exist; check the path") from None
     except IsADirectoryError:
-        raise CredentialsError(f"credentials file {label} is a directory, not a JSON file") from None
+        raise CredentialsError(
+            f"credentials file {label} is a directory, not a JSON file"
+        ) from None
     except OSError as exc:
         raise CredentialsError(f"cannot read credentials file {label}: {exc.strerror}") from exc
     if not raw.strip():

@@ -16,7 +16,7 @@ from flyte_iap.errors import TransportError
 from flyte_iap.http import HttpClient
 
 
-class _Response(transport.Response):  # type: ignore[misc]
+class _Response(transport.Response):
     def __init__(self, status: int, headers: Mapping[str, str], data: bytes) -> None:
         self._status = status
         self._headers = headers
@@ -35,7 +35,7 @@ class _Response(transport.Response):  # type: ignore[misc]
         return self._data
 
 
-class GoogleAuthRequest(transport.Request):  # type: ignore[misc]
+class GoogleAuthRequest(transport.Request):
     """A ``google.auth.transport.Request`` that sends through ``HttpClient``."""
 
     def __init__(self, http: HttpClient, what: str) -> None:
@@ -52,9 +52,7 @@ class GoogleAuthRequest(transport.Request):  # type: ignore[misc]
         **kwargs: Any,
     ) -> _Response:
         try:
-            response = self._http.request(
-                method, url, what=self._what, data=body, headers=headers
-            )
+            response = self._http.request(method, url, what=self._what, data=body, headers=headers)
         except TransportError as exc:
-            raise exceptions.TransportError(str(exc)) from exc
+            raise exceptions.TransportError(str(exc)) from exc  # type: ignore[no-untyped-call]
         return _Response(response.status, response.headers, response.body)

@@ -89,7 +89,10 @@ class HttpClient:
                 )
             except requests.RequestException as exc:
                 if attempt == attempts:
-                    raise TransportError(f"could not reach {what} at {_host(url)}: {_reason(exc)}") from exc
+                    reason = _reason(exc)
+                    raise TransportError(
+                        f"could not reach {what} at {_host(url)}: {reason}"
+                    ) from exc
                 self.sleep(self._delay(attempt, None))
                 continue
             response = Response(raw.status_code, raw.headers, raw.content, url)
@@ -102,7 +105,7 @@ class HttpClient:
     def _delay(self, attempt: int, retry_after: str | None) -> float:
         if retry_after and retry_after.isdigit():
             return min(float(retry_after), 10.0)
-        return self.backoff * (2 ** (attempt - 1)) * (1 + random.random() / 2)
+        return float(self.backoff * 2 ** (attempt - 1) * (1 + random.random() / 2))
 
 
 def raise_for_error(response: Response, what: str, hint: str = "") -> None:

@@ -25,7 +25,7 @@ def impersonation_target(info: Mapping[str, object]) -> str | None:
     url = info.get("service_account_impersonation_url")
     if not isinstance(url, str) or not url.endswith(_IMPERSONATION_SUFFIX):
         return None
-    head, sep, email = url[: -len(_IMPERSONATION_SUFFIX)].rpartition("/serviceAccounts/")
+    _, sep, email = url[: -len(_IMPERSONATION_SUFFIX)].rpartition("/serviceAccounts/")
     return email if sep and email and "/" not in email else None
 
 

@@ -203,7 +203,8 @@ class Emulator:
         body: dict[str, Any] | None = None,
     ) -> None:
         """Make the next ``count`` requests to ``endpoint`` answer ``status`` after ``delay``
-        seconds (status 0: drop the connection unanswered)."""
+        seconds (status 0: drop the connection unanswered; status 200: answer normally, only
+        after the delay)."""
         if endpoint not in routes.ENDPOINT_NAMES:
             raise ValueError(
                 f"unknown endpoint {endpoint!r}; known: {', '.join(sorted(routes.ENDPOINT_NAMES))}"

@@ -137,7 +137,8 @@ class _Handler(BaseHTTPRequestHandler):
         fault = ctx.state.take_fault(route.name)
         if fault is not None:
             time.sleep(fault.delay)
-            return Response(0) if fault.status == 0 else _fault_response(route.name, fault)
+            if fault.status != 200:  # 200: only slow the request down, then answer it
+                return Response(0) if fault.status == 0 else _fault_response(route.name, fault)
         try:
             return route.handler(ctx, req, match)
         except Exception:

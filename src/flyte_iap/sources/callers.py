@@ -7,7 +7,7 @@ federation file (``external_account``).
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
 from flyte_iap.config import CLOUD_PLATFORM_SCOPE, Endpoints
 from flyte_iap.credentials_file import CredentialsFile
@@ -16,6 +16,7 @@ from flyte_iap.http import HttpClient, raise_for_error
 from flyte_iap.lookup import impersonation_target
 from flyte_iap.sources.metadata import MetadataServer
 from flyte_iap.sources.service_account_key import ServiceAccountKey
+
 
 class Caller(Protocol):
     def access_token(self) -> str: ...
@@ -75,7 +76,7 @@ class ExternalAccount:
 
         source = self._info.get("credential_source") or {}
         if isinstance(source, dict) and str(source.get("environment_id", "")).startswith("aws"):
-            kind: type = aws.Credentials
+            kind: Any = aws.Credentials
         elif isinstance(source, dict) and "executable" in source:
             kind = pluggable.Credentials
         else:
@@ -85,8 +86,7 @@ class ExternalAccount:
             credentials.refresh(GoogleAuthRequest(self._http, "workload identity federation"))
         except (exceptions.GoogleAuthError, ValueError, OSError) as exc:
             raise CredentialsError(
-                f"workload identity federation with {self.file.label} failed: "
-                f"{_one_line(exc)}"
+                f"workload identity federation with {self.file.label} failed: {_one_line(exc)}"
             ) from exc
         return str(credentials.token)
 

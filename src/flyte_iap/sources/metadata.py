@@ -63,7 +63,10 @@ class MetadataServer:
             )
         except TransportError as exc:
             if self._explicit:
-                raise
+                raise CredentialsError(
+                    f"{exc} (GCE_METADATA_HOST={self.host})\n"
+                    "Check that variable, or pass --service_account_key KEY.json."
+                ) from exc
             raise CredentialsError(
                 "no Google credentials found: no --service_account_key, no "
                 "GOOGLE_APPLICATION_CREDENTIALS, and no metadata server (not on GCE/GKE).\n"

@@ -23,8 +23,7 @@ class ServiceAccountKey:
     def __init__(self, file: CredentialsFile, http: HttpClient) -> None:
         if file.type != "service_account":
             raise CredentialsError(
-                f"credentials file {file.label} is of type {file.type!r}, not a "
-                "service-account key"
+                f"credentials file {file.label} is of type {file.type!r}, not a service-account key"
             )
         self.file = file
         self.email = file.field("client_email")
@@ -60,7 +59,7 @@ class ServiceAccountKey:
             "exp": now + ASSERTION_LIFETIME,
             **extra_claims,
         }
-        assertion = jwt.encode(self._signer, claims).decode("ascii")
+        assertion = jwt.encode(self._signer, claims).decode("ascii")  # type: ignore[no-untyped-call]
         response = self._http.request(
             "POST",
             self.token_uri,
@@ -70,7 +69,7 @@ class ServiceAccountKey:
         raise_for_error(
             response,
             f"signing in as {self.email} with key {self.file.path}",
-            "If the key was deleted or disabled, create a new one in IAM > Service accounts > Keys.",
+            "If the key was deleted or disabled, create a new one in IAM > Service accounts.",
         )
         body = response.json()
         if not isinstance(body, dict):
@@ -83,7 +82,7 @@ def _signer(file: CredentialsFile) -> object:
 
     file.field("private_key")
     try:
-        return crypt.RSASigner.from_service_account_info(file.info)
+        return crypt.RSASigner.from_service_account_info(file.info)  # type: ignore[no-untyped-call]
     except (ValueError, TypeError, IndexError) as exc:
         raise CredentialsError(
             f"the private key in {file.label} cannot be read; the file may be truncated or "

@@ -1,0 +1,135 @@
+"""Bad input: each case exits non-zero with empty stdout and one or two lines that name
+the file or account, never a traceback or a secret."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from flyte_iap.emulator import Emulator
+
+from .conftest import Cli, assert_clean_failure
+
+AUD = "emulator-webapp.apps.googleusercontent.com"
+SA = "generate-service-account-id-token"
+
+
+def run_with_key(cli: Cli, path: Path) -> object:
+    return cli(SA, "--webapp_client_id", AUD, "--service_account_key", str(path))
+
+
+def test_missing_key_file(cli: Cli, tmp_path: Path):
+    path = tmp_path / "missing.json"
+    assert_clean_failure(run_with_key(cli, path), str(path), "does not exist")
+
+
+def test_empty_key_file(cli: Cli, tmp_path: Path):
+    path = tmp_path / "empty.json"
+    path.write_text("")
+    assert_clean_failure(run_with_key(cli, path), str(path), "empty")
+
+
+def test_non_json_key_file(cli: Cli, tmp_path: Path):
+    path = tmp_path / "key.json"
+    path.write_text("-----BEGIN PRIVATE KEY-----\nnot json\n")
+    assert_clean_failure(run_with_key(cli, path), str(path), "not JSON")
+
+
+def test_key_of_unknown_type(cli: Cli, tmp_path: Path):
+    path = tmp_path / "key.json"
+    path.write_text(json.dumps({"type": "api_key", "key": "x"}))
+    assert_clean_failure(run_with_key(cli, path), str(path), "api_key")
+
+
+def test_authorized_user_without_impersonation_names_the_way_out(
+    cli: Cli, emulator: Emulator, tmp_path: Path
+):
+    path = emulator.write_authorized_user_file(tmp_path / "adc.json")
+    result = cli(SA, "--webapp_client_id", AUD, GOOGLE_APPLICATION_CREDENTIALS=str(path))
+    assert_clean_failure(
+        result, str(path), "generate-user-id-token", "--impersonate_service_account"
+    )
+    assert json.loads(path.read_text())["refresh_token"] not in result.stderr
+
+
+def test_broken_private_key(cli: Cli, emulator: Emulator, tmp_path: Path):
+    path = emulator.write_service_account_key(tmp_path / "key.json")
+    info = json.loads(path.read_text())
+    body = info["private_key"].splitlines()
+    info["private_key"] = "\n".join(body[:3] + body[10:]) + "\n"
+    path.write_text(json.dumps(info))
+    result = run_with_key(cli, path)
+    assert_clean_failure(result, str(path), "private key")
+    assert body[2] not in result.stderr
+
+
+def test_revoked_key(cli: Cli, emulator: Emulator, tmp_path: Path):
+    path = emulator.write_service_account_key(tmp_path / "key.json")
+    emulator.revoke_service_account_key(json.loads(path.read_text())["private_key_id"])
+    result = run_with_key(cli, path)
+    assert_clean_failure(result, "invalid_grant", emulator.config.service_account_email, str(path))
+    assert emulator.count("token") == 1
+
+
+def test_unknown_service_account_to_impersonate(cli: Cli, emulator: Emulator, tmp_path: Path):
+    key = emulator.write_service_account_key(tmp_path / "key.json")
+    ghost = "nobody@emulator-project.iam.gserviceaccount.com"
+    result = cli(
+        SA,
+        "--webapp_client_id",
+        AUD,
+        "--service_account_key",
+        str(key),
+        "--impersonate_service_account",
+        ghost,
+    )
+    assert_clean_failure(result, ghost, "NOT_FOUND")
+    assert emulator.count("iam_id_token") == 1
+
+
+def test_not_an_email_to_impersonate(cli: Cli):
+    result = cli(SA, "--webapp_client_id", AUD, "--impersonate_service_account", "deployer")
+    assert_clean_failure(result, "deployer")
+
+
+def test_no_metadata_server_and_no_credentials(cli: Cli):
+    # GCE_METADATA_HOST unset: the tool tries Google's metadata host, which does
+    # not exist here, and must say so quickly rather than hang.
+    result = cli(SA, "--webapp_client_id", AUD, GCE_METADATA_HOST="", timeout=30)
+    assert_clean_failure(result, "no Google credentials found", "--service_account_key")
+
+
+def test_metadata_server_that_refuses(cli: Cli):
+    result = cli(SA, "--webapp_client_id", AUD, GCE_METADATA_HOST="127.0.0.1:9")
+    assert_clean_failure(result, "127.0.0.1:9", "GCE_METADATA_HOST")
+
+
+@pytest.mark.parametrize(("status", "needle"), [(404, "404"), (500, "500")])
+def test_metadata_server_errors(cli: Cli, emulator: Emulator, status: int, needle: str):
+    emulator.fail_next("metadata_identity", status, 5)
+    result = cli(SA, "--webapp_client_id", AUD, GCE_METADATA_HOST=emulator.metadata_host)
+    assert_clean_failure(result, needle, emulator.metadata_host)
+    assert emulator.count("metadata_identity") == (1 if status == 404 else 3)
+
+
+def test_plain_http_to_a_remote_host_is_refused(cli: Cli, emulator: Emulator, tmp_path: Path):
+    key = emulator.write_service_account_key(tmp_path / "key.json")
+    result = cli(
+        SA,
+        "--webapp_client_id",
+        AUD,
+        "--service_account_key",
+        str(key),
+        "--impersonate_service_account",
+        emulator.config.impersonation_targets[0],
+        FLYTE_IAP_IAM_CREDENTIALS_URI="http://iam.example.com",
+    )
+    assert_clean_failure(result, "FLYTE_IAP_IAM_CREDENTIALS_URI", "https://")
+
+
+def test_missing_required_option(cli: Cli):
+    result = cli(SA)
+    assert result.returncode == 2 and result.stdout == ""
+    assert "--webapp_client_id" in result.stderr and "Traceback" not in result.stderr
