@@ -22,6 +22,10 @@ _SCRUB = (
     "CLOUDSDK_CONFIG",
     "XDG_CACHE_HOME",
     "BROWSER",
+    "DISPLAY",
+    "WAYLAND_DISPLAY",
+    "FLYTE_IAP_DESKTOP_CLIENT_SECRET",
+    "PYTHON_KEYRING_BACKEND",
 )
 
 
@@ -70,6 +74,9 @@ class Cli:
             text=True,
             timeout=timeout,
             stdin=subprocess.DEVNULL,
+            # No controlling terminal: /dev/tty is absent, as under flytekit in CI,
+            # and a developer's own terminal is never written to or read from.
+            start_new_session=True,
         )
         return Result(proc.returncode, proc.stdout, proc.stderr)
 

@@ -5,17 +5,15 @@ from __future__ import annotations
 import os
 import sys
 import traceback
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
 
 import click
 
 from flyte_iap import __version__
+from flyte_iap.click_options import console_for, http_client, with_options
 from flyte_iap.errors import FlyteIapError
-from flyte_iap.options import REFRESH_MARGIN, SERVICE_ACCOUNT_OPTIONS, VERBOSE, Option
-
-F = TypeVar("F", bound=Callable[..., Any])
+from flyte_iap.options import SERVICE_ACCOUNT_OPTIONS, VERBOSE
+from flyte_iap.user_commands import generate_user_id_token, login, logout, status
 
 # Subcommands whose modules are heavy (YAML, servers) load only when named.
 LAZY_COMMANDS = {
@@ -38,40 +36,6 @@ class _Group(click.Group):
         return super().get_command(ctx, name)
 
 
-def with_options(options: tuple[Option, ...]) -> Callable[[F], F]:
-    """Declare ``options`` (from options.py) on a click command."""
-
-    def decorate(function: F) -> F:
-        for option in reversed(options):
-            spellings = [*option.spellings, option.name]
-            if option is VERBOSE:
-                function = click.option("-v", *spellings, is_flag=True, help=option.help)(function)
-            elif option is REFRESH_MARGIN:
-                function = click.option(
-                    *spellings,
-                    type=click.FloatRange(min=0),
-                    default=float(option.default or 0),
-                    show_default=True,
-                    metavar=option.metavar,
-                    help=option.help,
-                )(function)
-            else:
-                # No default=None: click 8.2+ would then stop enforcing required=True.
-                extra: dict[str, Any] = {}
-                if option.default is not None:
-                    extra["default"] = option.default
-                function = click.option(
-                    *spellings,
-                    required=option.required,
-                    metavar=option.metavar,
-                    help=option.help,
-                    **extra,
-                )(function)
-        return function
-
-    return decorate
-
-
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="flyte-iap")
 @click.option("-v", "--verbose", "verbose", is_flag=True, help=VERBOSE.help)
@@ -85,14 +49,6 @@ def cli(ctx: click.Context, verbose: bool) -> None:
     ctx.obj = {"verbose": verbose}
 
 
-def _console(verbose: bool) -> Any:
-    from flyte_iap.console import Console
-
-    ctx = click.get_current_context()
-    parent_verbose = bool((ctx.obj or {}).get("verbose"))
-    return Console(verbose=verbose or parent_verbose)
-
-
 @cli.command("generate-service-account-id-token")
 @with_options(SERVICE_ACCOUNT_OPTIONS)
 def generate_service_account_id_token(
@@ -104,10 +60,9 @@ def generate_service_account_id_token(
 ) -> None:
     """Print an ID token of a service account for IAP (cached until near expiry)."""
     from flyte_iap.cache import TokenCache, default_cache_dir
-    from flyte_iap.http import HttpClient
     from flyte_iap.service_account_token import ServiceAccountRequest, get_service_account_token
 
-    console = _console(verbose)
+    console = console_for(verbose)
     request = ServiceAccountRequest(
         audience=webapp_client_id,
         key_path=service_account_key,
@@ -115,8 +70,7 @@ def generate_service_account_id_token(
         refresh_margin=refresh_margin,
     )
     cache = TokenCache(default_cache_dir(os.environ), warn=console.warn)
-    http = HttpClient(timeout=_http_timeout(), debug=console.debug)
-    token = get_service_account_token(request, os.environ, cache, http, console)
+    token = get_service_account_token(request, os.environ, cache, http_client(console), console)
     click.echo(token)
 
 
@@ -177,17 +131,8 @@ def demo() -> None:
     run_demo(sys.stdout)
 
 
-def _http_timeout() -> float:
-    from flyte_iap.errors import UsageError
-
-    raw = os.environ.get("FLYTE_IAP_HTTP_TIMEOUT", "10")
-    try:
-        value = float(raw)
-    except ValueError:
-        value = -1.0
-    if value <= 0:
-        raise UsageError(f"FLYTE_IAP_HTTP_TIMEOUT is {raw!r}: give a number of seconds above 0")
-    return value
+for _command in (generate_user_id_token, login, logout, status):
+    cli.add_command(_command)
 
 
 def run(args: list[str]) -> int:

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import os
 
-from flyte_iap.cache import TokenCache, default_cache_dir, is_fresh
+from flyte_iap.cache import TokenCache, default_cache_dir, entry_name, is_fresh
 from flyte_iap.lookup import service_account_names
-from flyte_iap.options import COMMANDS, parse_simple
+from flyte_iap.options import COMMANDS, USER_TOKEN_COMMAND, parse_simple
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -34,13 +34,17 @@ def cached_token(args: list[str], env: Mapping[str, str] | None = None) -> str |
     if margin < 0:
         return None
     cache = TokenCache(default_cache_dir(env))
-    name, _ = service_account_names(
-        str(values["webapp_client_id"]),
-        _text(values.get("service_account_key")),
-        _text(values.get("impersonate_service_account")),
-        env,
-        cache,
-    )
+    name: str | None
+    if args[0] == USER_TOKEN_COMMAND:
+        name = entry_name("user", str(values["desktop_client_id"]), str(values["webapp_client_id"]))
+    else:
+        name, _ = service_account_names(
+            str(values["webapp_client_id"]),
+            _text(values.get("service_account_key")),
+            _text(values.get("impersonate_service_account")),
+            env,
+            cache,
+        )
     entry = cache.load(name) if name else None
     if entry is None or not is_fresh(entry, margin):
         return None

@@ -70,7 +70,53 @@ SERVICE_ACCOUNT_OPTIONS = (
     VERBOSE,
 )
 
-COMMANDS = {"generate-service-account-id-token": SERVICE_ACCOUNT_OPTIONS}
+USER_OPTIONS = (
+    Option(
+        "desktop_client_id",
+        "OAuth client ID of the Desktop app this tool logs in with.",
+        required=True,
+    ),
+    Option(
+        "desktop_client_secret_gcp_secret_name",
+        "Secret Manager secret holding the desktop client's secret (read with Application "
+        "Default Credentials, only when Google's token endpoint is needed).",
+        metavar="NAME",
+    ),
+    WEBAPP_CLIENT_ID,
+    Option("project", "GCP project of that secret.", metavar="PROJECT"),
+    Option(
+        "desktop_client_secret",
+        "The desktop client's secret itself, for teams without Secret Manager "
+        "(or FLYTE_IAP_DESKTOP_CLIENT_SECRET).",
+        metavar="SECRET",
+    ),
+    Option(
+        "no_browser",
+        "Do not open a browser: print the URL and accept the redirected URL pasted back "
+        "(SSH, remote machines).",
+        flag=True,
+    ),
+    Option(
+        "port", "Port of the loopback redirect server (default: any free port).", metavar="PORT"
+    ),
+    Option("timeout", "Seconds to wait for the browser login.", default="300", metavar="SECONDS"),
+    Option(
+        "cache",
+        "Where to keep the refresh token: 'file' (the token cache) or 'keyring' (the OS "
+        "keyring; needs the keyring extra).",
+        default="file",
+        metavar="file|keyring",
+    ),
+    REFRESH_MARGIN,
+    VERBOSE,
+)
+
+USER_TOKEN_COMMAND = "generate-user-id-token"
+SERVICE_ACCOUNT_TOKEN_COMMAND = "generate-service-account-id-token"
+COMMANDS = {
+    SERVICE_ACCOUNT_TOKEN_COMMAND: SERVICE_ACCOUNT_OPTIONS,
+    USER_TOKEN_COMMAND: USER_OPTIONS,
+}
 
 
 def parse_simple(argv: list[str], options: tuple[Option, ...]) -> dict[str, str | bool] | None:
