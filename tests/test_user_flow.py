@@ -15,7 +15,7 @@ from google.oauth2 import id_token
 from flyte_iap.emulator import Emulator, EmulatorConfig
 
 from .browsers import browser_env, read_log
-from .conftest import Cli, assert_clean_failure, flyte_iap_command
+from .conftest import Cli, Result, assert_clean_failure, flyte_iap_command
 
 USER = "generate-user-id-token"
 
@@ -23,23 +23,47 @@ USER = "generate-user-id-token"
 def user_args(emu: Emulator, *extra: str) -> list[str]:
     c = emu.config
     return [
-        "--desktop_client_id", c.desktop_client_id,
-        "--desktop_client_secret_gcp_secret_name", c.desktop_secret_name,
-        "--webapp_client_id", c.webapp_client_id,
-        "--project", c.project,
+        "--desktop_client_id",
+        c.desktop_client_id,
+        "--desktop_client_secret_gcp_secret_name",
+        c.desktop_secret_name,
+        "--webapp_client_id",
+        c.webapp_client_id,
+        "--project",
+        c.project,
         *extra,
+    ]
+
+
+def user_grants(emu: Emulator) -> list[str]:
+    """grant_type of each request to the token endpoint made for the person (not the ADC)."""
+    kinds = ("authorization_code", "refresh_token")
+    return [
+        p["grant_type"]
+        for name, p in emu.requests_log
+        if name == "token" and p.get("grant_type") in kinds
     ]
 
 
 def verify_user_token(emu: Emulator, token: str) -> dict[str, object]:
     claims = id_token.verify_token(
-        token, google.auth.transport.requests.Request(),
-        audience=emu.config.webapp_client_id, certs_url=emu.certs_uri,
+        token,
+        google.auth.transport.requests.Request(),
+        audience=emu.config.webapp_client_id,
+        certs_url=emu.certs_uri,
     )
     assert claims["aud"] == emu.config.webapp_client_id
     assert claims["azp"] == emu.config.desktop_client_id
     assert claims["email"] == emu.config.user_email
     return dict(claims)
+
+
+def assert_login_failure(result: Result, *needles: str) -> None:
+    """assert_clean_failure, after dropping the login instructions shown before the failure."""
+    lines = result.stderr.splitlines()
+    if lines and lines[0].startswith("flyte-iap: log in in the browser"):
+        lines = lines[2:]
+    assert_clean_failure(Result(result.returncode, result.stdout, "\n".join(lines)), *needles)
 
 
 class UserCli(Cli):
@@ -48,11 +72,14 @@ class UserCli(Cli):
     def __init__(self, home: Path, emu: Emulator, kind: str = "http", action: str = "allow"):
         key = emu.write_service_account_key(home / "adc-key.json")
         self.browser_log = home / "browser.jsonl"
-        super().__init__(home, {
-            **emu.env(),
-            "GOOGLE_APPLICATION_CREDENTIALS": str(key),
-            **browser_env(kind, action, self.browser_log),
-        })
+        super().__init__(
+            home,
+            {
+                **emu.env(),
+                "GOOGLE_APPLICATION_CREDENTIALS": str(key),
+                **browser_env(kind, action, self.browser_log),
+            },
+        )
         self.emu = emu
 
     def browser_visits(self, expected: int, timeout: float = 30) -> list[dict[str, object]]:
@@ -92,16 +119,23 @@ def test_cache_lifecycle(tmp_path: Path):
         home.mkdir()
         cli = UserCli(home, emu)
         first = cli(USER, *user_args(emu)).token
-        assert emu.count("auth") == 1 and emu.count("token") == 1
+        assert emu.count("auth") == 1 and user_grants(emu) == ["authorization_code"]
         # 240 s left: fresh for a 60 s margin, even with every endpoint dead.
-        dead = {name: "http://127.0.0.1:9" for name in
-                ("FLYTE_IAP_TOKEN_URI", "FLYTE_IAP_SECRET_MANAGER_URI", "FLYTE_IAP_AUTH_URI")}
+        dead = {
+            name: "http://127.0.0.1:9"
+            for name in (
+                "FLYTE_IAP_TOKEN_URI",
+                "FLYTE_IAP_SECRET_MANAGER_URI",
+                "FLYTE_IAP_AUTH_URI",
+            )
+        }
         assert cli(USER, *user_args(emu, "--refresh_margin", "60"), **dead).token == first
         # Within the default 5-minute margin: refreshed, no browser, secret from the cache.
         refreshed = cli(USER, *user_args(emu)).token
         verify_user_token(emu, refreshed)
         assert refreshed != first
-        assert emu.count("auth") == 1 and emu.count("token") == 2
+        assert emu.count("auth") == 1
+        assert user_grants(emu) == ["authorization_code", "refresh_token"]
         assert emu.count("secret") == 1
         refresh_params = [p for name, p in emu.requests_log if name == "token"][-1]
         assert refresh_params["grant_type"] == "refresh_token"
@@ -129,7 +163,7 @@ def test_transient_refresh_failure_keeps_the_refresh_token(tmp_path: Path):
         home = tmp_path / "home"
         home.mkdir()
         cli = UserCli(home, emu)
-        cli(USER, *user_args(emu)).token
+        assert cli(USER, *user_args(emu)).token
         saved = cli.cache_entry()
         emu.fail_next("token", 503, 3)
         result = cli(USER, *user_args(emu))
@@ -147,7 +181,7 @@ def test_transient_refresh_failure_keeps_the_refresh_token(tmp_path: Path):
 def test_timeout_during_refresh_of_an_expired_token_fails_and_keeps_everything(
     user_cli: UserCli, emulator: Emulator
 ):
-    user_cli(USER, *user_args(emulator)).token
+    assert user_cli(USER, *user_args(emulator)).token
     path = next(user_cli.cache_dir.glob("user_*.json"))
     entry = json.loads(path.read_text())
     entry["expiry"] = int(time.time()) - 10
@@ -161,7 +195,7 @@ def test_timeout_during_refresh_of_an_expired_token_fails_and_keeps_everything(
 
 
 def test_invalid_client_rereads_the_secret_once(user_cli: UserCli, emulator: Emulator):
-    user_cli(USER, *user_args(emulator)).token
+    assert user_cli(USER, *user_args(emulator)).token
     path = next(user_cli.cache_dir.glob("user_*.json"))
     entry = json.loads(path.read_text())
     entry["client_secret"] = "rotated-away"
@@ -175,8 +209,14 @@ def test_invalid_client_rereads_the_secret_once(user_cli: UserCli, emulator: Emu
 
 def test_explicit_secret_needs_no_secret_manager(user_cli: UserCli, emulator: Emulator):
     c = emulator.config
-    result = user_cli(USER, "--desktop_client_id", c.desktop_client_id, "--webapp_client_id",
-                      c.webapp_client_id, FLYTE_IAP_DESKTOP_CLIENT_SECRET=c.desktop_client_secret)
+    result = user_cli(
+        USER,
+        "--desktop_client_id",
+        c.desktop_client_id,
+        "--webapp_client_id",
+        c.webapp_client_id,
+        FLYTE_IAP_DESKTOP_CLIENT_SECRET=c.desktop_client_secret,
+    )
     verify_user_token(emulator, result.token)
     assert emulator.count("secret") == 0
     assert "client_secret" not in user_cli.cache_entry()
@@ -184,17 +224,30 @@ def test_explicit_secret_needs_no_secret_manager(user_cli: UserCli, emulator: Em
 
 def test_wrong_explicit_secret(user_cli: UserCli, emulator: Emulator):
     c = emulator.config
-    result = user_cli(USER, "--desktop_client_id", c.desktop_client_id, "--webapp_client_id",
-                      c.webapp_client_id, "--desktop_client_secret", "not-the-secret")
-    assert_clean_failure(result, "invalid_client")
+    result = user_cli(
+        USER,
+        "--desktop_client_id",
+        c.desktop_client_id,
+        "--webapp_client_id",
+        c.webapp_client_id,
+        "--desktop_client_secret",
+        "not-the-secret",
+    )
+    assert_login_failure(result, "invalid_client")
     assert "not-the-secret" not in result.stderr
 
 
 def test_concurrent_processes_open_one_browser(user_cli: UserCli, emulator: Emulator):
     procs = [
-        subprocess.Popen([*flyte_iap_command(), USER, *user_args(emulator)], env=user_cli.env,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                         stdin=subprocess.DEVNULL, start_new_session=True)
+        subprocess.Popen(
+            [*flyte_iap_command(), USER, *user_args(emulator)],
+            env=user_cli.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         for _ in range(8)
     ]
     outputs = [p.communicate(timeout=120) for p in procs]
@@ -220,8 +273,8 @@ def test_denied_consent_ends_the_flow(tmp_path: Path, emulator: Emulator):
     home.mkdir()
     cli = UserCli(home, emulator, action="deny")
     result = cli(USER, *user_args(emulator))
-    assert_clean_failure(result, "access_denied")
-    assert emulator.count("token") == 0
+    assert_login_failure(result, "access_denied")
+    assert user_grants(emulator) == []
 
 
 def test_forged_state_never_reaches_the_token_endpoint(tmp_path: Path, emulator: Emulator):
@@ -229,8 +282,8 @@ def test_forged_state_never_reaches_the_token_endpoint(tmp_path: Path, emulator:
     home.mkdir()
     cli = UserCli(home, emulator, action="forge-state")
     result = cli(USER, *user_args(emulator, "--timeout", "4"))
-    assert_clean_failure(result, "no login within 4")
-    assert emulator.count("token") == 0
+    assert_login_failure(result, "no login within 4")
+    assert user_grants(emulator) == []
     (visit,) = cli.browser_visits(1)
     assert "400" in json.dumps(visit)
 
@@ -253,7 +306,7 @@ def test_fixed_port_is_used(user_cli: UserCli, emulator: Emulator):
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     assert user_cli(USER, *user_args(emulator, "--port", str(port))).token
-    auth = [p for name, p in emulator.requests_log if name == "auth"][0]
+    auth = next(p for name, p in emulator.requests_log if name == "auth")
     assert auth["redirect_uri"] == f"http://127.0.0.1:{port}/"
     assert auth["code_challenge_method"] == "S256"
     assert auth["scope"] == "openid email"
@@ -261,17 +314,26 @@ def test_fixed_port_is_used(user_cli: UserCli, emulator: Emulator):
 
 
 def test_no_adc_for_secret_manager(user_cli: UserCli, emulator: Emulator):
-    result = user_cli(USER, *user_args(emulator), GOOGLE_APPLICATION_CREDENTIALS="",
-                      GCE_METADATA_HOST="")
+    result = user_cli(
+        USER, *user_args(emulator), GOOGLE_APPLICATION_CREDENTIALS="", GCE_METADATA_HOST=""
+    )
     assert_clean_failure(result, "gcloud auth application-default login")
     assert emulator.count("auth") == 0
 
 
 def test_unknown_secret(user_cli: UserCli, emulator: Emulator):
     c = emulator.config
-    result = user_cli(USER, "--desktop_client_id", c.desktop_client_id,
-                      "--desktop_client_secret_gcp_secret_name", "nope", "--webapp_client_id",
-                      c.webapp_client_id, "--project", c.project)
+    result = user_cli(
+        USER,
+        "--desktop_client_id",
+        c.desktop_client_id,
+        "--desktop_client_secret_gcp_secret_name",
+        "nope",
+        "--webapp_client_id",
+        c.webapp_client_id,
+        "--project",
+        c.project,
+    )
     assert_clean_failure(result, "nope", "NOT_FOUND")
 
 
@@ -288,19 +350,31 @@ def test_login_logout_status(user_cli: UserCli, emulator: Emulator):
     # login forces a new browser login even with a valid cache
     assert user_cli("login", *user_args(emulator)).returncode == 0
     assert emulator.count("auth") == 2
+    entry = user_cli.cache_entry()
     c = emulator.config
-    out = user_cli("logout", "--desktop_client_id", c.desktop_client_id, "--webapp_client_id",
-                   c.webapp_client_id)
+    out = user_cli(
+        "logout",
+        "--desktop_client_id",
+        c.desktop_client_id,
+        "--webapp_client_id",
+        c.webapp_client_id,
+    )
     assert out.returncode == 0, out.stderr
     assert emulator.count("revoke") == 1
     assert not list(user_cli.cache_dir.glob("user_*.json"))
     # The revoked refresh token really is dead at the token endpoint.
     import requests
 
-    refused = requests.post(emulator.token_uri, data={
-        "grant_type": "refresh_token", "refresh_token": user_cli_refresh(entry),
-        "client_id": c.desktop_client_id, "client_secret": c.desktop_client_secret,
-    }, timeout=10)
+    refused = requests.post(
+        emulator.token_uri,
+        data={
+            "grant_type": "refresh_token",
+            "refresh_token": user_cli_refresh(entry),
+            "client_id": c.desktop_client_id,
+            "client_secret": c.desktop_client_secret,
+        },
+        timeout=10,
+    )
     assert refused.status_code == 400
 
 
@@ -309,8 +383,11 @@ def user_cli_refresh(entry: dict[str, object]) -> str:
 
 
 def test_keyring_without_backend_falls_back_to_file(user_cli: UserCli, emulator: Emulator):
-    result = user_cli(USER, *user_args(emulator, "--cache", "keyring"),
-                      PYTHON_KEYRING_BACKEND="keyring.backends.fail.Keyring")
+    result = user_cli(
+        USER,
+        *user_args(emulator, "--cache", "keyring"),
+        PYTHON_KEYRING_BACKEND="keyring.backends.fail.Keyring",
+    )
     verify_user_token(emulator, result.token)
     assert "no OS keyring" in result.stderr
     assert user_cli.cache_entry()["refresh_token"]
@@ -319,8 +396,10 @@ def test_keyring_without_backend_falls_back_to_file(user_cli: UserCli, emulator:
 def test_keyring_keeps_the_refresh_token_out_of_the_file(
     tmp_path: Path, user_cli: UserCli, emulator: Emulator
 ):
-    env = {"PYTHON_KEYRING_BACKEND": "keyrings.alt.file.PlaintextKeyring",
-           "XDG_DATA_HOME": str(tmp_path / "data")}
+    env = {
+        "PYTHON_KEYRING_BACKEND": "keyrings.alt.file.PlaintextKeyring",
+        "XDG_DATA_HOME": str(tmp_path / "data"),
+    }
     first = user_cli(USER, *user_args(emulator, "--cache", "keyring"), **env)
     verify_user_token(emulator, first.token)
     entry = user_cli.cache_entry()
@@ -335,7 +414,8 @@ def test_keyring_keeps_the_refresh_token_out_of_the_file(
 
 def test_missing_secret_source_is_a_usage_error(user_cli: UserCli, emulator: Emulator):
     c = emulator.config
-    result = user_cli(USER, "--desktop_client_id", c.desktop_client_id, "--webapp_client_id",
-                      c.webapp_client_id)
+    result = user_cli(
+        USER, "--desktop_client_id", c.desktop_client_id, "--webapp_client_id", c.webapp_client_id
+    )
     assert_clean_failure(result, "--desktop_client_secret_gcp_secret_name", "--project")
     assert result.returncode == 2

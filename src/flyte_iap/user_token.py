@@ -18,7 +18,7 @@ from flyte_iap.cache import entry_name, is_fresh
 from flyte_iap.config import Endpoints
 from flyte_iap.console import Console
 from flyte_iap.errors import OAuthError, TransportError, UsageError
-from flyte_iap.http import HttpClient
+from flyte_iap.http import RETRYABLE_STATUS, HttpClient
 from flyte_iap.login_flow import LoginUi, browser_login
 from flyte_iap.user_oauth import UserClient, UserTokens
 from flyte_iap.user_store import UserStore
@@ -130,6 +130,8 @@ def get_user_token(
             try:
                 tokens = _with_secret(secret, lambda s: client.refresh(refresh_token, s))
             except OAuthError as exc:
+                if exc.status in RETRYABLE_STATUS:
+                    return _keep_on_blip(entry, console, exc)
                 if exc.error != "invalid_grant":
                     raise
                 console.say(
@@ -139,15 +141,8 @@ def get_user_token(
                 store.save(
                     name, {k: v for k, v in entry.items() if k not in ("refresh_token", "v")}
                 )
-            except TransportError:
-                # Keep every cached credential; a still-unexpired ID token beats none.
-                if is_fresh(entry, 0):
-                    console.warn(
-                        "warning: could not refresh the login (network); using the "
-                        "cached token, which expires soon"
-                    )
-                    return _from_entry(entry)
-                raise
+            except TransportError as exc:
+                return _keep_on_blip(entry, console, exc)
             else:
                 _save(store, name, request, tokens, tokens.refresh_token or refresh_token, secret)
                 return tokens
@@ -156,6 +151,18 @@ def get_user_token(
         )
         _save(store, name, request, tokens, tokens.refresh_token, secret)
         return tokens
+
+
+def _keep_on_blip(entry: Mapping[str, Any], console: Console, exc: Exception) -> UserTokens:
+    """A network blip or a 5xx: keep every cached credential (nothing is written), and
+    hand back the cached ID token while it has not expired yet."""
+    if is_fresh(entry, 0):
+        console.warn(
+            "warning: could not refresh the login (network or server error); using the cached "
+            "token, which expires soon"
+        )
+        return _from_entry(entry)
+    raise exc
 
 
 def _from_entry(entry: Mapping[str, Any]) -> UserTokens:
