@@ -65,3 +65,5 @@ def test_demo_runs_the_whole_flow(tmp_path: Path):
     assert "signature: valid" in result.stdout
     assert "from the cache" in result.stdout
     assert "a token for flyte-deployer@" in result.stdout
+    assert "a token for ada@example.com" in result.stdout
+    assert "Login succeeded" in result.stdout

@@ -12,10 +12,11 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
-from flyte_iap.emulator import Emulator
+from flyte_iap.emulator import Emulator, EmulatorConfig
 from flyte_iap.jwt_claims import unverified_claims
 
 SA = "generate-service-account-id-token"
@@ -23,7 +24,8 @@ SA = "generate-service-account-id-token"
 
 def run_demo(out: TextIO) -> None:
     """Print the demo to ``out``; raises if any step does not behave as shown."""
-    with tempfile.TemporaryDirectory(prefix="flyte-iap-demo-") as scratch, Emulator() as emu:
+    config = EmulatorConfig(auto_approve=True)  # the demo plays the person who clicks Allow
+    with tempfile.TemporaryDirectory(prefix="flyte-iap-demo-") as scratch, Emulator(config) as emu:
         config = emu.config
         env = {**os.environ, **emu.env(), "FLYTE_IAP_CACHE_DIR": f"{scratch}/cache"}
         env.pop("GOOGLE_APPLICATION_CREDENTIALS", None)
@@ -83,12 +85,77 @@ def run_demo(out: TextIO) -> None:
             f"   impersonating {target}:\n"
             f"   -> a token for {unverified_claims(impersonated, 'the emulator')['email']}\n\n"
         )
+        _user_demo(emu, env, flyte_iap, say)
         say(
-            "6. In ~/.flyte/config.yaml:\n"
+            "8. In ~/.flyte/config.yaml:\n"
             "   admin:\n"
             "     endpoint: dns:///flyte.example.com\n"
             f'     proxyCommand: ["flyte-iap", "{SA}", "--webapp_client_id", "<IAP client id>"]\n'
         )
+
+
+def _user_demo(
+    emu: Emulator,
+    env: dict[str, str],
+    flyte_iap: Callable[..., tuple[str, float]],
+    say: Callable[[str], object],
+) -> None:
+    """A person's login: the emulator approves at once and the demo plays the browser."""
+    import requests
+
+    config = emu.config
+    args = [
+        "generate-user-id-token",
+        "--desktop_client_id", config.desktop_client_id,
+        "--desktop_client_secret_gcp_secret_name", config.desktop_secret_name,
+        "--webapp_client_id", config.webapp_client_id,
+        "--project", config.project,
+    ]  # fmt: skip
+    say(
+        "6. A person's login: $ flyte-iap generate-user-id-token --desktop_client_id ... \\\n"
+        "       --desktop_client_secret_gcp_secret_name ... --webapp_client_id ... --project ...\n"
+        "   The client secret comes from Secret Manager. With --no_browser the demo can play\n"
+        "   the browser itself:\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "flyte_iap", *args, "--no_browser", "--timeout", "30"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        stdin=subprocess.DEVNULL,
+    )
+    assert proc.stderr is not None
+    url = next((line.strip() for line in proc.stderr if line.startswith(emu.auth_uri)), "")
+    if not url:
+        proc.kill()
+        raise RuntimeError("flyte-iap did not print a login URL")
+    say(f"   login URL: {url[:72]}...\n")
+    page = requests.get(url, timeout=30)  # consent (auto-approved), then the loopback redirect
+    say(f"   the browser tab shows: {_page_text(page.text)!r}\n")
+    out, err = proc.communicate(timeout=60)
+    if proc.returncode != 0:
+        raise RuntimeError(f"the login failed: {err.strip()}")
+    claims = unverified_claims(out.strip(), "the emulator")
+    say(
+        f"   -> a token for {claims['email']}, aud={claims['aud']},\n"
+        f"      azp={claims['azp']} (the desktop client)\n\n"
+    )
+    flyte_iap(*args)
+    status, _ = flyte_iap("status")
+    rows = "".join(f"   {row}\n" for row in status.splitlines())
+    say(
+        "7. The next call comes from the cache; near expiry the refresh token is used (no\n"
+        "   browser).\n"
+        f"   $ flyte-iap status\n{rows}\n"
+    )
+
+
+def _page_text(html: str) -> str:
+    import re
+
+    body = re.sub(r"(?is)<head>.*?</head>", " ", html)
+    return " ".join(re.sub(r"<[^>]+>", " ", body).split())[:80]
 
 
 def _verify(token: str, audience: str, certs_uri: str) -> str:
