@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from flyte_iap.errors import UsageError
+from flyte_iap.lookup import DEFAULT_METADATA_HOST
 
 DEFAULTS = {
     "FLYTE_IAP_AUTH_URI": "https://accounts.google.com/o/oauth2/v2/auth",
@@ -20,7 +21,6 @@ DEFAULTS = {
     "FLYTE_IAP_REVOKE_URI": "https://oauth2.googleapis.com/revoke",
     "FLYTE_IAP_CERTS_URI": "https://www.googleapis.com/oauth2/v1/certs",
 }
-DEFAULT_METADATA_HOST = "metadata.google.internal"
 CLOUD_PLATFORM_SCOPE = "https://www.googleapis.com/auth/cloud-platform"
 
 

@@ -20,7 +20,7 @@ from flyte_iap.errors import CredentialsError, UsageError
 from flyte_iap.http import HttpClient
 from flyte_iap.jwt_claims import check_id_token
 from flyte_iap.lookup import impersonation_target, metadata_alias_name, service_account_names
-from flyte_iap.sources.callers import ExternalAccount, caller_for
+from flyte_iap.sources.callers import Caller, ExternalAccount, caller_for
 from flyte_iap.sources.impersonation import generate_id_token
 from flyte_iap.sources.metadata import MetadataServer
 from flyte_iap.sources.service_account_key import ServiceAccountKey
@@ -115,11 +115,7 @@ def _plan(
         file = find_credentials_file(request.key_path, env, include_well_known=True)
         caller = caller_for(file, endpoints, http, target=target)
         via = file.label if file else f"the metadata server at {endpoints.metadata_host}"
-
-        def impersonate(audience: str) -> str:
-            return generate_id_token(http, endpoints, caller.access_token(), target, audience)
-
-        return _Plan(target, f"impersonation of {target} via {via}", impersonate)
+        return _impersonation_plan(target, caller, via, endpoints, http)
 
     file = find_credentials_file(request.key_path, env, include_well_known=False)
     if file is None:
@@ -150,8 +146,13 @@ def _federated_plan(file: CredentialsFile, endpoints: Endpoints, http: HttpClien
             "to impersonate; add --impersonate_service_account EMAIL"
         )
     caller = ExternalAccount(file, http, federated_only=True)
+    return _impersonation_plan(target, caller, file.label, endpoints, http)
 
+
+def _impersonation_plan(
+    target: str, caller: Caller, via: str, endpoints: Endpoints, http: HttpClient
+) -> _Plan:
     def impersonate(audience: str) -> str:
         return generate_id_token(http, endpoints, caller.access_token(), target, audience)
 
-    return _Plan(target, f"impersonation of {target} via {file.label}", impersonate)
+    return _Plan(target, f"impersonation of {target} via {via}", impersonate)
