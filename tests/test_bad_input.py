@@ -131,5 +131,12 @@ def test_plain_http_to_a_remote_host_is_refused(cli: Cli, emulator: Emulator, tm
 
 def test_missing_required_option(cli: Cli):
     result = cli(SA)
-    assert result.returncode == 2 and result.stdout == ""
-    assert "--webapp_client_id" in result.stderr and "Traceback" not in result.stderr
+    assert_clean_failure(result, "--webapp_client_id", "--help")
+    assert result.returncode == 2
+
+
+def test_unknown_option_and_bad_margin(cli: Cli):
+    assert_clean_failure(cli(SA, "--webapp_client_id", AUD, "--bogus"), "--bogus")
+    result = cli(SA, "--webapp_client_id", AUD, "--refresh_margin", "-5")
+    assert_clean_failure(result, "--refresh_margin")
+    assert result.returncode == 2

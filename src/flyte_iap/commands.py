@@ -147,8 +147,17 @@ def run(args: list[str]) -> int:
         return exc.exit_code
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)
+    except click.exceptions.NoArgsIsHelpError as exc:
+        print(exc.format_message(), file=sys.stderr)
+        return exc.exit_code
+    except click.UsageError as exc:
+        # Two lines, like every other failure, rather than click's usage banner.
+        where = exc.ctx.command_path if exc.ctx else "flyte-iap"
+        print(f"flyte-iap: {exc.format_message()}", file=sys.stderr)
+        print(f"See '{where} --help'.", file=sys.stderr)
+        return exc.exit_code
     except click.ClickException as exc:
-        exc.show()
+        print(f"flyte-iap: {exc.format_message()}", file=sys.stderr)
         return exc.exit_code
     except (click.Abort, KeyboardInterrupt):
         print("flyte-iap: interrupted", file=sys.stderr)
