@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import stat
+import time
 from pathlib import Path
 
 import google.auth.transport.requests
@@ -213,30 +214,33 @@ def test_sixteen_processes_make_one_request(cli: Cli, emulator: Emulator, key: P
 
     from .conftest import flyte_iap_command
 
-    emulator.fail_next("token", 200, 1, delay=0.5)  # hold the first fetch open a little
-    procs = [
-        subprocess.Popen(
-            [
-                *flyte_iap_command(),
-                SA,
-                "--webapp_client_id",
-                AUD,
-                "--service_account_key",
-                str(key),
-            ],
-            env=cli.env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for _ in range(16)
-    ]
-    outputs = [p.communicate(timeout=120) for p in procs]
-    assert [p.returncode for p in procs] == [0] * 16, [e for _, e in outputs]
-    tokens = {out for out, _ in outputs}
-    assert len(tokens) == 1
+    def sixteen_at_once() -> str:
+        emulator.fail_next("token", 200, 1, delay=0.5)  # hold the one fetch open a little
+        procs = [
+            subprocess.Popen(
+                [*flyte_iap_command(), SA, "--webapp_client_id", AUD, "--service_account_key",
+                 str(key)],
+                env=cli.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            )
+            for _ in range(16)
+        ]  # fmt: skip
+        outputs = [p.communicate(timeout=120) for p in procs]
+        assert [p.returncode for p in procs] == [0] * 16, [e for _, e in outputs]
+        tokens = {out for out, _ in outputs}
+        assert len(tokens) == 1
+        return tokens.pop().strip()
+
+    first = sixteen_at_once()  # empty cache
     assert emulator.count("token") == 1
-    verify(emulator, tokens.pop().strip(), emulator.config.service_account_email)
+    verify(emulator, first, emulator.config.service_account_email)
+    (entry,) = cli.cache_dir.glob("sa_*.json")
+    stale = json.loads(entry.read_text())
+    stale["expiry"] = int(time.time()) + 60  # inside the 5-minute margin
+    entry.write_text(json.dumps(stale))
+    second = sixteen_at_once()  # stale cache
+    assert emulator.count("token") == 2
+    assert second != first
+    verify(emulator, second, emulator.config.service_account_email)
 
 
 def test_retries_server_errors_then_succeeds(cli: Cli, emulator: Emulator, key: Path):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import secrets
 from typing import Any
 
 from .config import EmulatorConfig
@@ -44,6 +45,9 @@ class TokenMinter:
             "sub": numeric_id(email),
             "iat": now,
             "exp": now + self.config.token_lifetime,
+            # Two tokens minted in the same second would otherwise be byte-identical
+            # (RS256 signatures are deterministic), hiding whether a new one was fetched.
+            "jti": secrets.token_hex(8),
         }
         if include_email:
             claims["email"] = email
