@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 import click
 
 from flyte_iap.console import Console
-from flyte_iap.http import HttpClient
+from flyte_iap.http import DEFAULT_TIMEOUT, HttpClient
 from flyte_iap.options import VERBOSE, Option
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -75,7 +75,7 @@ def http_client(console: Console) -> HttpClient:
 def _http_timeout() -> float:
     from flyte_iap.errors import UsageError
 
-    raw = os.environ.get("FLYTE_IAP_HTTP_TIMEOUT", "10")
+    raw = os.environ.get("FLYTE_IAP_HTTP_TIMEOUT", str(DEFAULT_TIMEOUT))
     try:
         value = float(raw)
     except ValueError:

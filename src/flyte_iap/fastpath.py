@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import os
 
-from flyte_iap.cache import TokenCache, default_cache_dir, entry_name, is_fresh
-from flyte_iap.lookup import service_account_names
-from flyte_iap.options import COMMANDS, USER_TOKEN_COMMAND, parse_simple
+from flyte_iap.cache import TokenCache, default_cache_dir, is_fresh
+from flyte_iap.lookup import service_account_names, user_entry_name
+from flyte_iap.options import COMMANDS, REFRESH_MARGIN, USER_TOKEN_COMMAND, parse_simple
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -28,7 +28,7 @@ def cached_token(args: list[str], env: Mapping[str, str] | None = None) -> str |
         return None
     env = os.environ if env is None else env
     try:
-        margin = float(values.get("refresh_margin", "300"))
+        margin = float(values.get("refresh_margin", REFRESH_MARGIN.default or ""))
     except ValueError:
         return None
     if margin < 0:
@@ -36,7 +36,7 @@ def cached_token(args: list[str], env: Mapping[str, str] | None = None) -> str |
     cache = TokenCache(default_cache_dir(env))
     name: str | None
     if args[0] == USER_TOKEN_COMMAND:
-        name = entry_name("user", str(values["desktop_client_id"]), str(values["webapp_client_id"]))
+        name = user_entry_name(str(values["desktop_client_id"]), str(values["webapp_client_id"]))
     else:
         name, _ = service_account_names(
             str(values["webapp_client_id"]),

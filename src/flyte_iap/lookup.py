@@ -29,6 +29,11 @@ def impersonation_target(info: Mapping[str, object]) -> str | None:
     return email if sep and email and "/" not in email else None
 
 
+def user_entry_name(desktop_client_id: str, audience: str) -> str:
+    """The entry of a person's login with one desktop client, for one IAP audience."""
+    return entry_name("user", desktop_client_id, audience)
+
+
 def metadata_alias_name(host: str) -> str:
     """The entry that remembers which service account a metadata server speaks for."""
     return entry_name("metadata", host)

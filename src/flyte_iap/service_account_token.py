@@ -58,25 +58,27 @@ def get_service_account_token(
     """The cached token if it has more than the margin left, else a new one (cached)."""
     endpoints = Endpoints.from_env(env)
 
-    def cached() -> str | None:
-        name, _ = service_account_names(
-            request.audience, request.key_path, request.impersonate, env, cache
-        )
+    def cached(name: str | None) -> str | None:
         entry = cache.load(name) if name else None
         if entry and is_fresh(entry, request.refresh_margin):
             console.debug(f"using the cached token {cache.path(name or '')}")
             return str(entry["id_token"])
         return None
 
-    token = cached()
+    def names() -> tuple[str | None, str]:
+        return service_account_names(
+            request.audience, request.key_path, request.impersonate, env, cache
+        )
+
+    name, lock = names()
+    token = cached(name)
     if token:
         return token
     plan = _plan(request, env, endpoints, http)
-    _, lock = service_account_names(
-        request.audience, request.key_path, request.impersonate, env, cache
-    )
     with cache.lock(lock, LOCK_WAIT):
-        token = cached()
+        # Named again: the process that held the lock may have learnt the
+        # metadata server's account meanwhile.
+        token = cached(names()[0])
         if token:
             return token
         console.debug(f"fetching a new token ({plan.source})")

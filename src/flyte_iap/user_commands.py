@@ -82,16 +82,17 @@ LOGOUT_OPTIONS = (
 @with_options((*LOGOUT_OPTIONS, VERBOSE))
 def logout(desktop_client_id: str, webapp_client_id: str, verbose: bool) -> None:
     """Revoke the saved refresh token at Google and delete the cached login."""
-    from flyte_iap.cache import TokenCache, default_cache_dir, entry_name
+    from flyte_iap.cache import TokenCache, default_cache_dir
     from flyte_iap.config import Endpoints
     from flyte_iap.errors import FlyteIapError
+    from flyte_iap.lookup import user_entry_name
     from flyte_iap.user_oauth import UserClient
     from flyte_iap.user_store import UserStore
 
     console = console_for(verbose)
     cache = TokenCache(default_cache_dir(os.environ), warn=console.warn)
     store = UserStore(cache, "file", console.warn)
-    name = entry_name("user", desktop_client_id, webapp_client_id)
+    name = user_entry_name(desktop_client_id, webapp_client_id)
     entry = store.load(name)
     if entry is None:
         console.say(f"flyte-iap: no saved login for {desktop_client_id} / {webapp_client_id}")

@@ -14,12 +14,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from flyte_iap.cache import entry_name, is_fresh
+from flyte_iap.cache import is_fresh
 from flyte_iap.config import Endpoints
 from flyte_iap.console import Console
 from flyte_iap.errors import OAuthError, TransportError, UsageError
 from flyte_iap.http import RETRYABLE_STATUS, HttpClient
 from flyte_iap.login_flow import LoginUi, browser_login
+from flyte_iap.lookup import user_entry_name
 from flyte_iap.user_oauth import UserClient, UserTokens
 from flyte_iap.user_store import UserStore
 
@@ -42,7 +43,7 @@ class UserRequest:
 
     @property
     def cache_name(self) -> str:
-        return entry_name("user", self.desktop_client_id, self.audience)
+        return user_entry_name(self.desktop_client_id, self.audience)
 
 
 class ClientSecret:
