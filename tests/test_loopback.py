@@ -24,10 +24,10 @@ import pytest
 import requests
 
 from flyte_iap.emulator import Emulator
-from flyte_iap.errors import UsageError
-from flyte_iap.loopback import LoginError, LoopbackServer
-from flyte_iap.pkce import challenge_s256, new_verifier, random_token
-from flyte_iap.terminal import Terminal
+from flyte_iap.errors import LoginError, UsageError
+from flyte_iap.login.loopback import LoopbackServer
+from flyte_iap.login.pkce import challenge_s256, new_verifier, random_token
+from flyte_iap.login.terminal import Terminal
 
 from .browsers import browser_env, chromium_missing, read_log
 
@@ -303,7 +303,7 @@ def test_prompt_reads_a_line_from_the_tty(pty: tuple[int, int]) -> None:
 
 
 def test_default_terminal_in_a_process_without_a_terminal(tmp_path: Path) -> None:
-    script = "from flyte_iap.terminal import Terminal; t = Terminal(); t.show('hi'); "
+    script = "from flyte_iap.login.terminal import Terminal; t = Terminal(); t.show('hi'); "
     script += "print(t.has_person(), t.prompt('URL: '))"
     err = tmp_path / "stderr"
     with open(err, "w") as stderr:
@@ -331,7 +331,9 @@ def base_env(**extra: str) -> dict[str, str]:
     return env
 
 
-OPEN = "import sys; from flyte_iap.browser import open_browser; print(open_browser(sys.argv[1]))"
+OPEN = (
+    "import sys; from flyte_iap.login.browser import open_browser; print(open_browser(sys.argv[1]))"
+)
 
 
 def run_open_browser(url: str, env: dict[str, str]) -> tuple[str, float]:

@@ -16,15 +16,16 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from flyte_iap.errors import FlyteIapError, UsageError
+from flyte_iap.cli.manifests import manifests
+from flyte_iap.errors import FlyteIapError
 from flyte_iap.manifests import (
+    ManifestError,
     RenderedSet,
     RenderOptions,
     SourceDocument,
     check_documents,
     render,
 )
-from flyte_iap.manifests.cli import manifests
 
 DOMAIN = "flyte.example.com"
 
@@ -287,7 +288,7 @@ def _paths(node: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
 
 
 def test_odd_hand_written_values_never_crash_check() -> None:
-    """Any field replaced by a value of another type gives findings or a UsageError."""
+    """Any field replaced by a value of another type gives findings or a ManifestError."""
     original = rendered()
     documents = [original.gateway_values, *original.objects]
     for index, document in enumerate(documents):
@@ -299,5 +300,5 @@ def test_odd_hand_written_values_never_crash_check() -> None:
                     node = node[step]
                 node[path[-1]] = odd
                 sources = [SourceDocument("f.yaml", i + 1, d) for i, d in enumerate(copied)]
-                with contextlib.suppress(UsageError):
+                with contextlib.suppress(ManifestError):
                     check_documents(sources)

@@ -14,8 +14,8 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
+from flyte_iap.cli.manifests import manifests
 from flyte_iap.errors import FlyteIapError
-from flyte_iap.manifests.cli import manifests
 
 GOOD = ["--domain", "flyte.example.com", "--static-ip-name", "flyte-ip"]
 

@@ -1,9 +1,12 @@
-"""One root error for everything the tool reports to a person.
+"""Every error the tool reports to a person, under one root.
 
 The command line catches :class:`FlyteIapError`, prints its message (one or
 two lines: what failed, the value involved, the next step) and exits with
 its ``exit_code``. Anything else is a bug and shows a traceback only with
-``--verbose``. Messages never carry a secret, refresh token or access token.
+``--verbose``. Messages never carry a secret, refresh token or access token
+(docs/design.md, "Output").
+
+Imports nothing: the cached-token fast path loads this module.
 """
 
 from __future__ import annotations
@@ -14,9 +17,17 @@ class FlyteIapError(Exception):
 
     exit_code = 1
 
+    def reworded(self, message: str) -> FlyteIapError:
+        """The same error (class and attributes) with another message, for adding context."""
+        import copy
+
+        clone = copy.copy(self)
+        clone.args = (message,)
+        return clone
+
 
 class UsageError(FlyteIapError):
-    """Bad input on the command line or in a file the user pointed at."""
+    """Bad input on the command line, in the environment, or in a file the user pointed at."""
 
     exit_code = 2
 
@@ -26,14 +37,15 @@ class CredentialsError(FlyteIapError):
 
 
 class TransportError(FlyteIapError):
-    """A request could not be completed: no connection, timeout, 5xx."""
+    """A request could not be completed: no connection, timeout."""
 
 
 class OAuthError(FlyteIapError):
-    """A Google endpoint answered with an error body.
+    """A Google endpoint answered with an error.
 
     ``error`` is the OAuth error code (``invalid_grant``, ``invalid_client``)
-    or the Google API status (``NOT_FOUND``, ``PERMISSION_DENIED``).
+    or the Google API status (``NOT_FOUND``, ``PERMISSION_DENIED``);
+    ``status`` is the HTTP status.
     """
 
     def __init__(self, message: str, *, error: str = "", status: int = 0) -> None:
@@ -42,5 +54,23 @@ class OAuthError(FlyteIapError):
         self.status = status
 
 
+class ProtocolError(FlyteIapError):
+    """A 2xx answer that is not what Google sends: not JSON, a field missing, not a JWT.
+
+    Seen behind captive portals and proxies that answer 200 with an HTML page.
+    """
+
+
+class LoginError(FlyteIapError):
+    """The browser login could not complete: denied or failed in the browser, or timed out.
+
+    ``error`` is the OAuth error code from the redirect (``access_denied``), if any.
+    """
+
+    def __init__(self, message: str, *, error: str = "") -> None:
+        super().__init__(message)
+        self.error = error
+
+
 class CacheError(FlyteIapError):
-    """The token cache could not be read, written or locked."""
+    """The token cache could not be locked in time."""

@@ -26,7 +26,7 @@ from flyte_iap.manifests.routing_checks import certificate_domains, grpc_routes,
 
 
 def check_documents(documents: Sequence[SourceDocument]) -> list[Finding]:
-    """Run every rule over documents read together; raise ``UsageError`` on unknown kinds."""
+    """Run every rule over documents read together; raise ``ManifestError`` on unknown kinds."""
     inventory = classify(documents)
     return [found for rule in RULES for found in rule(inventory)]
 

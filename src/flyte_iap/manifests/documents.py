@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from flyte_iap.errors import UsageError
+from flyte_iap.manifests.errors import ManifestError
 
 HELM_VALUES = "HelmValues"
 _VALUES_NAME = "istio-gateway"
@@ -83,7 +83,7 @@ class Inventory:
 
 
 def classify(documents: Sequence[SourceDocument]) -> Inventory:
-    """Turn documents into resources; raise ``UsageError`` on a kind check does not know."""
+    """Turn documents into resources; raise ``ManifestError`` on a kind check does not know."""
     return Inventory(_classify_one(doc) for doc in documents)
 
 
@@ -94,14 +94,14 @@ def _classify_one(doc: SourceDocument) -> Resource:
     kind = body.get("kind")
     if api_version is None:
         if kind is not None and kind not in ("Deployment", "DaemonSet"):
-            raise UsageError(f"{where}: kind {kind!r} without apiVersion — add the apiVersion")
+            raise ManifestError(f"{where}: kind {kind!r} without apiVersion — add the apiVersion")
         return Resource(doc, HELM_VALUES, _VALUES_NAME, None)
     if not isinstance(api_version, str) or not isinstance(kind, str):
-        raise UsageError(f"{where}: apiVersion and kind must be strings")
+        raise ManifestError(f"{where}: apiVersion and kind must be strings")
     group = api_version.rpartition("/")[0]
     if (group, kind) not in KNOWN_KINDS:
         known = ", ".join(sorted({k for _, k in KNOWN_KINDS}))
-        raise UsageError(
+        raise ManifestError(
             f"{where}: {kind} ({api_version}) is not part of the IAP deployment\n"
             f"check reads only these kinds and istio/gateway Helm values: {known}"
         )

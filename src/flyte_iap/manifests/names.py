@@ -1,6 +1,6 @@
 """Validation of the names a person types into ``manifests render``.
 
-Each function returns the value unchanged or raises :class:`UsageError` with
+Each function returns the value unchanged or raises :class:`ManifestError` with
 the option, the value and what a valid one looks like.
 """
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from flyte_iap.errors import UsageError
+from flyte_iap.manifests.errors import ManifestError
 
 _LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
 _DNS1035_LABEL = re.compile(r"[a-z]([-a-z0-9]{0,61}[a-z0-9])?")
@@ -23,30 +23,30 @@ def check_domain(value: str) -> str:
     """
     hint = "give the bare host name, e.g. --domain flyte.example.com"
     if not value:
-        raise UsageError(f"--domain is empty; {hint}")
+        raise ManifestError(f"--domain is empty; {hint}")
     if value != value.lower():
-        raise UsageError(f"--domain {value!r} has uppercase letters; use {value.lower()!r}")
+        raise ManifestError(f"--domain {value!r} has uppercase letters; use {value.lower()!r}")
     if "*" in value:
-        raise UsageError(
+        raise ManifestError(
             f"--domain {value!r} is a wildcard; GKE managed certificates need one exact name"
         )
     if "://" in value or "/" in value or ":" in value:
-        raise UsageError(f"--domain {value!r} is not a host name (scheme, path or port); {hint}")
+        raise ManifestError(f"--domain {value!r} is not a host name (scheme, path or port); {hint}")
     labels = value.split(".")
     if len(value) > 253 or len(labels) < 2 or not all(_LABEL.fullmatch(x) for x in labels):
-        raise UsageError(
+        raise ManifestError(
             f"--domain {value!r} is not a valid DNS name (RFC 1123, at least one dot, "
             f"labels of a-z, 0-9 and '-'); {hint}"
         )
     if labels[-1].isdigit():
-        raise UsageError(f"--domain {value!r} looks like an IP address; {hint}")
+        raise ManifestError(f"--domain {value!r} looks like an IP address; {hint}")
     return value
 
 
 def check_gcp_resource_name(option: str, value: str) -> str:
     """Accept a GCP resource name such as a global static IP address name."""
     if not _GCP_RESOURCE.fullmatch(value):
-        raise UsageError(
+        raise ManifestError(
             f"{option} {value!r} is not a valid GCP resource name: 1-63 characters, "
             "lowercase letters, digits and '-', starting with a letter "
             "(see `gcloud compute addresses list --global`)"
@@ -57,7 +57,7 @@ def check_gcp_resource_name(option: str, value: str) -> str:
 def check_namespace(option: str, value: str) -> str:
     """Accept a Kubernetes namespace name (an RFC 1123 label)."""
     if not _LABEL.fullmatch(value):
-        raise UsageError(
+        raise ManifestError(
             f"{option} {value!r} is not a valid Kubernetes namespace: 1-63 characters, "
             "lowercase letters, digits and '-', starting and ending with a letter or digit"
         )
@@ -67,7 +67,7 @@ def check_namespace(option: str, value: str) -> str:
 def check_service_name(option: str, value: str) -> str:
     """Accept a Kubernetes Service name (an RFC 1035 label)."""
     if not _DNS1035_LABEL.fullmatch(value):
-        raise UsageError(
+        raise ManifestError(
             f"{option} {value!r} is not a valid Kubernetes Service name: 1-63 characters, "
             "lowercase letters, digits and '-', starting with a letter"
         )
@@ -78,7 +78,7 @@ def check_secret_name(option: str, value: str) -> str:
     """Accept a Kubernetes Secret name (an RFC 1123 subdomain)."""
     labels = value.split(".")
     if len(value) > 253 or not all(_LABEL.fullmatch(x) for x in labels):
-        raise UsageError(
+        raise ManifestError(
             f"{option} {value!r} is not a valid Kubernetes Secret name: lowercase letters, "
             "digits, '-' and '.', starting and ending with a letter or digit"
         )

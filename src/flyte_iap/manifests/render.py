@@ -50,7 +50,7 @@ class RenderOptions:
     console_port: int = 80
 
     def validated(self) -> RenderOptions:
-        """Return self after checking every name; raise ``UsageError`` on the first bad one."""
+        """Return self after checking every name; raise ``ManifestError`` on the first bad one."""
         names.check_domain(self.domain)
         names.check_gcp_resource_name("--static-ip-name", self.static_ip_name)
         names.check_secret_name("--iap-oauth-secret", self.iap_oauth_secret)

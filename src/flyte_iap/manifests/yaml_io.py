@@ -1,7 +1,7 @@
 """YAML in and out for the manifests commands; the only module that imports PyYAML.
 
 Reading turns every PyYAML and file-system failure into a
-:class:`UsageError` naming the file, so the CLI never shows a traceback.
+:class:`ManifestError` naming the file, so the CLI never shows a traceback.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from typing import Any, TextIO
 
 import yaml
 
-from flyte_iap.errors import UsageError
 from flyte_iap.manifests.documents import SourceDocument
+from flyte_iap.manifests.errors import ManifestError
 from flyte_iap.manifests.render import RenderedSet
 
 VALUES_FILE = "istio-gateway-values.yaml"
@@ -59,7 +59,7 @@ def write_output_dir(rendered: RenderedSet, directory: Path) -> list[Path]:
         for name, text in files.items():
             (directory / name).write_text(text, encoding="utf-8")
     except OSError as exc:
-        raise UsageError(
+        raise ManifestError(
             f"could not write the manifests to {str(directory)!r}: {exc.strerror or exc}"
         ) from exc
     return [directory / name for name in files]
@@ -73,7 +73,7 @@ def load(source: str, text: str) -> list[SourceDocument]:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or type(exc).__name__
-        raise UsageError(
+        raise ManifestError(
             f"{source}: not valid YAML{where}: {problem} — fix the file or pass another one"
         ) from exc
     documents = []
@@ -81,7 +81,7 @@ def load(source: str, text: str) -> list[SourceDocument]:
         if body is None:
             continue
         if not isinstance(body, dict):
-            raise UsageError(
+            raise ManifestError(
                 f"{source}: document {position} is a {type(body).__name__}, not a mapping — "
                 "expected Kubernetes objects or Helm values"
             )
@@ -96,9 +96,9 @@ def read(path: str, stdin: TextIO) -> list[SourceDocument]:
     try:
         text = Path(path).read_text(encoding="utf-8")
     except FileNotFoundError as exc:
-        raise UsageError(f"{path}: no such file") from exc
+        raise ManifestError(f"{path}: no such file") from exc
     except IsADirectoryError as exc:
-        raise UsageError(f"{path}: is a directory — pass the YAML files in it") from exc
+        raise ManifestError(f"{path}: is a directory — pass the YAML files in it") from exc
     except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"{path}: could not read the file: {exc}") from exc
+        raise ManifestError(f"{path}: could not read the file: {exc}") from exc
     return load(path, text)

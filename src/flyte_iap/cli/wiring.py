@@ -1,0 +1,57 @@
+"""The composition root: every seam a command needs, built from the environment once.
+
+Commands take what they need from here; use cases are handed it (``Services``)
+and never read ``os.environ`` or the clock themselves. Tests build a ``Wiring``
+with their own environment.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Mapping
+from functools import cached_property
+
+from flyte_iap.cache.keyring_store import UserStore
+from flyte_iap.cache.store import TokenCache, default_cache_dir
+from flyte_iap.console import Console
+from flyte_iap.login.flow import LoginUi
+from flyte_iap.tokens.services import Services
+from flyte_iap.transport import HttpClient, http_timeout
+
+
+class Wiring:
+    """Built per run; ``verbose`` is set while the command line is parsed."""
+
+    def __init__(
+        self, env: Mapping[str, str] | None = None, clock: Callable[[], float] = time.time
+    ) -> None:
+        self.env: Mapping[str, str] = os.environ if env is None else env
+        self.clock = clock
+        self.verbose = False
+
+    @cached_property
+    def console(self) -> Console:
+        return Console(verbose=self.verbose)
+
+    @cached_property
+    def cache(self) -> TokenCache:
+        return TokenCache(default_cache_dir(self.env), warn=self.console.warn)
+
+    @cached_property
+    def http(self) -> HttpClient:
+        return HttpClient(timeout=http_timeout(self.env), debug=self.console.debug)
+
+    @cached_property
+    def services(self) -> Services:
+        return Services(self.env, self.cache, self.http, self.console, self.clock)
+
+    def user_store(self, backend: str) -> UserStore:
+        """Where a person's login is kept: ``file`` or ``keyring``."""
+        return UserStore(self.cache, backend, self.console.warn)
+
+    def login_ui(self) -> LoginUi:
+        from flyte_iap.login.browser import open_browser
+        from flyte_iap.login.terminal import Terminal
+
+        return LoginUi(Terminal(), open_browser)

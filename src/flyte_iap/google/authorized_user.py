@@ -1,0 +1,46 @@
+"""A person's ADC file (``gcloud auth application-default login``): a caller only.
+
+It can sign requests (Secret Manager, IAM Credentials impersonation) but cannot
+mint a service account's ID token.
+"""
+
+from __future__ import annotations
+
+from flyte_iap.errors import CredentialsError
+from flyte_iap.google.credentials import Credentials
+from flyte_iap.google.endpoints import Endpoints
+from flyte_iap.google.files import CredentialsFile
+from flyte_iap.transport import HttpClient, raise_for_error
+
+
+class AuthorizedUser(Credentials):
+    """Refreshed at the user-flow token endpoint (``FLYTE_IAP_TOKEN_URI``), not at a
+    ``token_uri`` in the file as google-auth does: a stray field in a file must not
+    send a refresh token elsewhere."""
+
+    def __init__(self, file: CredentialsFile, endpoints: Endpoints, http: HttpClient) -> None:
+        super().__init__(endpoints, http)
+        self.file = file
+        self.source = file.label
+
+    def check_can_mint(self) -> None:
+        raise CredentialsError(
+            f"{self.file.label} holds a person's credentials, which cannot mint a "
+            "service-account token.\nUse `flyte-iap generate-user-id-token`, or add "
+            "--impersonate_service_account EMAIL."
+        )
+
+    def access_token(self) -> str:
+        fields = {k: self.file.field(k) for k in ("client_id", "client_secret", "refresh_token")}
+        response = self.http.request(
+            "POST",
+            self.endpoints.token_uri,
+            what="the token endpoint",
+            data={"grant_type": "refresh_token", **fields},
+        )
+        raise_for_error(
+            response,
+            f"refreshing the application-default credentials in {self.file.path}",
+            "Run `gcloud auth application-default login` again.",
+        )
+        return response.json_field("access_token", f"the token endpoint {self.endpoints.token_uri}")

@@ -1,0 +1,144 @@
+"""Google credential files (a key, a person's ADC, a federation file): found, read, named.
+
+Light on purpose (``os``, ``sys``, ``json`` only): the fast path asks
+:func:`principal_of_file` whose token a cached entry would hold.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+from flyte_iap.errors import CredentialsError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Any
+
+KNOWN_TYPES = (
+    "service_account",
+    "authorized_user",
+    "external_account",
+    "impersonated_service_account",
+)
+_IMPERSONATION_SUFFIX = ":generateAccessToken"
+
+
+class CredentialsFile:
+    """A parsed credentials file and where it came from (for messages)."""
+
+    __slots__ = ("info", "origin", "path")
+
+    def __init__(self, path: str, origin: str, info: dict[str, Any]) -> None:
+        self.path = path
+        #: "--service_account_key", "GOOGLE_APPLICATION_CREDENTIALS", "gcloud ADC"...
+        self.origin = origin
+        self.info = info
+
+    @property
+    def type(self) -> str:
+        return str(self.info.get("type", ""))
+
+    @property
+    def label(self) -> str:
+        return f"{self.path} (from {self.origin})"
+
+    @property
+    def principal(self) -> str | None:
+        """Whose tokens this file yields, when the file alone says so."""
+        if self.type == "service_account":
+            email = self.info.get("client_email")
+            return email if isinstance(email, str) and email else None
+        if self.type == "external_account":
+            return impersonation_target(self.info)
+        return None
+
+    def field(self, name: str) -> str:
+        """A required string field, or a CredentialsError naming the file."""
+        value = self.info.get(name)
+        if not isinstance(value, str) or not value:
+            raise CredentialsError(
+                f"credentials file {self.label} has no {name!r}; "
+                "download a new key or run `gcloud auth application-default login` again"
+            )
+        return value
+
+
+def impersonation_target(info: Mapping[str, object]) -> str | None:
+    """The service account an ``external_account`` file impersonates, if any."""
+    url = info.get("service_account_impersonation_url")
+    if not isinstance(url, str) or not url.endswith(_IMPERSONATION_SUFFIX):
+        return None
+    _, sep, email = url[: -len(_IMPERSONATION_SUFFIX)].rpartition("/serviceAccounts/")
+    return email if sep and email and "/" not in email else None
+
+
+def load_credentials_file(path: str, origin: str) -> CredentialsFile:
+    """Read and parse ``path``; a missing, empty or non-JSON file is a CredentialsError."""
+    label = f"{path} (from {origin})"
+    try:
+        with open(path, "rb") as f:
+            raw = f.read()
+    except FileNotFoundError:
+        raise CredentialsError(f"credentials file {label} does not exist; check the path") from None
+    except IsADirectoryError:
+        raise CredentialsError(
+            f"credentials file {label} is a directory, not a JSON file"
+        ) from None
+    except OSError as exc:
+        raise CredentialsError(f"cannot read credentials file {label}: {exc.strerror}") from exc
+    if not raw.strip():
+        raise CredentialsError(f"credentials file {label} is empty; download the key again")
+    try:
+        info = json.loads(raw)
+    except ValueError:
+        raise CredentialsError(
+            f"credentials file {label} is not JSON; expected a key file downloaded from "
+            "IAM > Service accounts > Keys"
+        ) from None
+    if not isinstance(info, dict):
+        raise CredentialsError(f"credentials file {label} is JSON but not an object")
+    result = CredentialsFile(path, origin, info)
+    if result.type not in KNOWN_TYPES:
+        raise CredentialsError(
+            f"credentials file {label} has type {result.type or 'none'!r}; expected one of "
+            + ", ".join(KNOWN_TYPES)
+        )
+    return result
+
+
+def principal_of_file(path: str) -> str | None:
+    """The account a credentials file yields tokens for; None if unreadable or not known."""
+    try:
+        return load_credentials_file(path, "").principal
+    except CredentialsError:
+        return None
+
+
+def well_known_adc_path(env: Mapping[str, str]) -> str:
+    """Where `gcloud auth application-default login` writes its file."""
+    config = env.get("CLOUDSDK_CONFIG")
+    if not config:
+        if sys.platform == "win32":
+            config = os.path.join(env.get("APPDATA", ""), "gcloud")
+        else:
+            config = os.path.join(os.path.expanduser("~"), ".config", "gcloud")
+    return os.path.join(config, "application_default_credentials.json")
+
+
+def find_credentials_file(
+    key_option: str | None, env: Mapping[str, str], *, include_well_known: bool
+) -> CredentialsFile | None:
+    """The explicit key, else GOOGLE_APPLICATION_CREDENTIALS, else (optionally) gcloud's ADC."""
+    if key_option:
+        return load_credentials_file(key_option, "--service_account_key")
+    gac = env.get("GOOGLE_APPLICATION_CREDENTIALS")
+    if gac:
+        return load_credentials_file(gac, "GOOGLE_APPLICATION_CREDENTIALS")
+    if include_well_known:
+        path = well_known_adc_path(env)
+        if os.path.isfile(path):
+            return load_credentials_file(path, "gcloud application-default credentials")
+    return None

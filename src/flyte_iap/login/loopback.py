@@ -1,0 +1,238 @@
+"""The loopback redirect server of the OAuth 2.0 installed-app flow (RFC 8252 §7.3).
+
+It listens on ``127.0.0.1`` only, answers the browser's redirect with a short page and
+hands the authorization code to the login that is waiting for it. A callback whose
+``state`` does not match gets an error page and the login keeps waiting, so a forged or
+stale link can neither end nor hijack it (RFC 6749 §10.12).
+"""
+
+from __future__ import annotations
+
+import errno
+import html
+import http.server
+import os
+import secrets
+import threading
+import urllib.parse
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any
+
+from flyte_iap.errors import LoginError, UsageError
+
+_HOST = "127.0.0.1"
+_PATH = "/"
+# A browser may open a spare connection and never use it (preconnect); on a thread of its
+# own it stalls nothing, and this bounds how long that thread lives.
+_CONNECTION_TIMEOUT = 5.0
+
+_SUCCESS = "Login succeeded. You can close this tab and return to the terminal."
+_FOREIGN = "This login link does not belong to the running login; it was ignored."
+
+
+@dataclass(frozen=True)
+class _Verdict:
+    """What one callback (or pasted URL) amounts to: a code, an error, or a rejection."""
+
+    code: str = ""
+    error: LoginError | None = None
+    rejected: str = ""  # why a pasted URL is refused, for the person at the prompt
+    page: str = ""  # the same, for the browser tab
+
+
+def _denial(params: dict[str, str]) -> LoginError:
+    error = params["error"]
+    if error == "access_denied":
+        message = (
+            "the login was denied in the browser (access_denied); "
+            "run the command again and choose Allow"
+        )
+    else:
+        description = params.get("error_description", "")
+        detail = f"{error}: {description}" if description else error
+        message = f"the login failed in the browser ({detail}); run the command again"
+    return LoginError(message, error=error)
+
+
+def _page(title: str, text: str) -> bytes:
+    return (
+        '<!doctype html><html><head><meta charset="utf-8">'
+        f"<title>flyte-iap: {html.escape(title)}</title></head>"
+        f"<body><h1>flyte-iap</h1><p>{html.escape(text)}</p></body></html>"
+    ).encode()
+
+
+class LoopbackServer:
+    """Receives the OAuth redirect on 127.0.0.1 only.
+
+    Binds at once (``port=0``: a free ephemeral port) and serves on a daemon thread until
+    :meth:`close`, so a redirect arriving before :meth:`wait` is called is not lost. Only
+    the first valid result (a code, or an ``error`` with the right ``state``) counts.
+    """
+
+    def __init__(self, *, state: str, port: int = 0) -> None:
+        self._state = state
+        self._done = threading.Event()
+        self._lock = threading.Lock()
+        self._verdict = _Verdict()
+        self._httpd = _bind(port, self)
+        self.redirect_uri = f"http://{_HOST}:{self._httpd.server_port}{_PATH}"
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever,
+            kwargs={"poll_interval": 0.1},
+            name="flyte-iap-loopback",
+            daemon=True,
+        )
+        self._thread.start()
+
+    def wait(self, timeout: float) -> str:
+        """Block until a valid callback (or pasted URL) arrives; return its code.
+
+        Raises :class:`LoginError` when the browser reports an error, or after ``timeout``
+        seconds without a result.
+        """
+        if not self._done.wait(timeout):
+            raise LoginError(
+                f"no login within {timeout:g} s (nothing came back to {self.redirect_uri}); "
+                "run the command again, or raise --timeout"
+            )
+        if self._verdict.error is not None:
+            raise self._verdict.error
+        return self._verdict.code
+
+    def submit_pasted_url(self, text: str) -> str | None:
+        """Take the URL the browser was redirected to, pasted by the person.
+
+        It is judged exactly like a callback. Returns None when it is accepted (then
+        :meth:`wait` returns its code or raises its error), else a one-line reason to show
+        before asking again.
+        """
+        parts = urllib.parse.urlsplit(text.strip())
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            return (
+                "that is not a URL: paste the whole address from the browser's address bar "
+                f"(it starts with {self.redirect_uri})"
+            )
+        verdict = self._judge(parts.query)
+        if verdict.rejected:
+            return verdict.rejected
+        self._deliver(verdict)
+        return None
+
+    def close(self) -> None:
+        """Stop serving and close the socket; idempotent."""
+        if self._thread.is_alive():
+            self._httpd.shutdown()
+            self._thread.join(timeout=5)
+        self._httpd.server_close()
+
+    def __enter__(self) -> LoopbackServer:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # --- used by the request handler -----------------------------------------------------
+    def _judge(self, query: str) -> _Verdict:
+        params = {k: v[0] for k, v in urllib.parse.parse_qs(query, keep_blank_values=True).items()}
+        state = params.get("state", "")
+        if not state or not secrets.compare_digest(state.encode(), self._state.encode()):
+            return _Verdict(
+                rejected="this login link does not belong to the running login (its state "
+                "does not match): use the URL of the login this command started",
+                page=_FOREIGN,
+            )
+        if params.get("error"):
+            return _Verdict(error=_denial(params))
+        if not params.get("code"):
+            return _Verdict(
+                rejected="the URL has no code: paste the address the browser shows after "
+                "you chose Allow",
+                page="This link carries no authorization code.",
+            )
+        return _Verdict(code=params["code"])
+
+    def _deliver(self, verdict: _Verdict) -> None:
+        with self._lock:
+            if self._done.is_set():
+                return
+            self._verdict = verdict
+            self._done.set()
+
+
+class _HTTPServer(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False
+    # POSIX: a fixed --port must be usable again while the last login's connections sit in
+    # TIME_WAIT. Windows: SO_REUSEADDR would let us share a port another program holds.
+    allow_reuse_address = os.name != "nt"
+
+    def __init__(self, port: int, receiver: LoopbackServer) -> None:
+        self.receiver = receiver
+        super().__init__((_HOST, port), _CallbackHandler)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A browser that hangs up mid-request is not worth a traceback on stderr."""
+
+
+def _bind(port: int, receiver: LoopbackServer) -> _HTTPServer:
+    if not 0 <= port <= 65535:
+        raise UsageError(f"--port {port} is not a TCP port: use 1-65535, or leave --port out")
+    try:
+        return _HTTPServer(port, receiver)
+    except OSError as exc:
+        if exc.errno in (errno.EADDRINUSE, errno.EACCES):
+            raise UsageError(
+                f"port {port} on {_HOST} is in use: pick another with --port, "
+                "or leave --port out for a free one"
+            ) from exc
+        raise UsageError(f"cannot listen on {_HOST}:{port} ({exc.strerror})") from exc
+
+
+class _CallbackHandler(http.server.BaseHTTPRequestHandler):
+    timeout = _CONNECTION_TIMEOUT
+    server: _HTTPServer
+
+    def do_GET(self) -> None:
+        target = urllib.parse.urlsplit(self.path)
+        if target.path != _PATH:
+            self._not_found()
+            return
+        receiver = self.server.receiver
+        verdict = receiver._judge(target.query)
+        if verdict.rejected:
+            self._send(400, _page("Wrong login link", verdict.page))
+            return
+        if verdict.error is None:
+            self._send(200, _page("Login succeeded", _SUCCESS))
+        else:
+            text = f"The login was not completed ({verdict.error.error}). Return to the terminal."
+            self._send(200, _page("Login denied", text))
+        # Answer first, then release the waiting login: it may close the server and exit.
+        receiver._deliver(verdict)
+
+    def _not_found(self) -> None:
+        self._send(404, _page("Not found", "Nothing here."))
+
+    do_HEAD = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _not_found
+
+    def _send(self, status: int, body: bytes) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Cache-Control", "no-store")
+        # The page URL carries the code: never pass it on to anyone.
+        self.send_header("Referrer-Policy", "no-referrer")
+        self.send_header("Connection", "close")
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Silence the access log: stderr belongs to the command's own messages."""

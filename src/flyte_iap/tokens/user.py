@@ -1,0 +1,188 @@
+"""Use case: a person's ID token for IAP.
+
+1. a cached ID token with more than the margin left: print it, no network;
+2. else a cached refresh token: refresh with ``audience``, no browser;
+3. else, or when the refresh token is revoked (``invalid_grant``): log in
+   in the browser. A transient failure (timeout, 5xx) keeps the refresh token
+   and every other cached credential: a network blip must not cost a login.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flyte_iap.cache.entry import Entry, UserEntry
+from flyte_iap.cache.keyring_store import UserStore
+from flyte_iap.errors import FlyteIapError, OAuthError, TransportError
+from flyte_iap.google.endpoints import Endpoints
+from flyte_iap.google.oauth import UserClient, UserTokens
+from flyte_iap.login.flow import LoginSettings, LoginUi, authorize
+from flyte_iap.tokens.client_secret import ClientSecret
+from flyte_iap.tokens.fresh import fresh_or_fetch
+from flyte_iap.tokens.lookup import user_key
+from flyte_iap.tokens.services import Services
+from flyte_iap.transport import RETRYABLE_STATUS
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from flyte_iap.tokens.fresh import Fetch
+
+# Slack on top of the login timeout for a process waiting on another's login.
+LOCK_SLACK = 60.0
+
+
+@dataclass(frozen=True)
+class UserRequest:
+    desktop_client_id: str
+    audience: str
+    secret_name: str | None = None
+    project: str | None = None
+    client_secret: str | None = None
+    no_browser: bool = False
+    port: int = 0
+    login_timeout: float = 300.0
+    refresh_margin: float = 300.0
+    force_login: bool = False
+    #: What to tell a person to run in a terminal when nobody can log in here.
+    login_command: str = "flyte-iap login"
+
+
+def get_user_token(
+    request: UserRequest, services: Services, store: UserStore, ui: LoginUi
+) -> UserEntry:
+    """A fresh ID token: cached, refreshed, or from a browser login (in that order).
+
+    ``store`` keeps the login (its secrets in the file cache or the OS keyring);
+    ``ui`` is where a login shows its URL and opens the browser.
+    """
+
+    def plan() -> Fetch:
+        return _Renewal(request, services, store, ui).renew
+
+    entry = fresh_or_fetch(
+        services.cache,
+        lambda: user_key(request.desktop_client_id, request.audience),
+        margin=request.refresh_margin,
+        clock=services.clock,
+        wait=request.login_timeout + LOCK_SLACK,
+        plan=plan,
+        load=store.load,
+        save=lambda e: store.save(_as_user(e)),
+        force=request.force_login,
+        debug=services.console.debug,
+    )
+    return _as_user(entry)
+
+
+class _Renewal:
+    """Renewing one person's login, under the cache lock: refresh, else log in."""
+
+    def __init__(
+        self, request: UserRequest, services: Services, store: UserStore, ui: LoginUi
+    ) -> None:
+        self.request = request
+        self.services = services
+        self.store = store
+        self.ui = ui
+        self.endpoints = Endpoints.from_env(services.env)
+        self.client = UserClient(
+            request.desktop_client_id, request.audience, self.endpoints, services.http,
+            services.clock,
+        )  # fmt: skip
+
+    def renew(self, current: Entry | None) -> Entry:
+        saved = current if isinstance(current, UserEntry) else None
+        secret = self._secret(saved)
+        if saved and saved.refresh_token and not self.request.force_login:
+            refreshed = self._refresh(saved, secret)
+            if refreshed is not None:
+                return refreshed
+        tokens = secret.use(self._log_in)
+        return self._entry(tokens, tokens.refresh_token, secret)
+
+    def _refresh(self, saved: UserEntry, secret: ClientSecret) -> UserEntry | None:
+        """The refreshed login; the saved one on a blip; None when it is dead at Google."""
+        console = self.services.console
+        try:
+            tokens = secret.use(lambda s: self.client.refresh(saved.refresh_token, s))
+        except OAuthError as exc:
+            if exc.status in RETRYABLE_STATUS:
+                return self._keep_on_blip(saved, exc)
+            if exc.error != "invalid_grant":
+                raise
+            console.say(
+                "flyte-iap: the saved login is no longer valid (revoked, expired or "
+                "reauthentication required); logging in again"
+            )
+            self.store.save(saved.without_refresh_token())
+            return None
+        except TransportError as exc:
+            return self._keep_on_blip(saved, exc)
+        return self._entry(tokens, tokens.refresh_token or saved.refresh_token, secret)
+
+    def _keep_on_blip(self, saved: UserEntry, exc: FlyteIapError) -> UserEntry:
+        """A network blip or a 5xx: keep every cached credential (nothing is written), and
+        hand back the cached ID token while it has not expired yet."""
+        if saved.is_fresh(0, self.services.clock()):
+            self.services.console.warn(
+                "warning: could not refresh the login (network or server error); using the "
+                "cached token, which expires soon"
+            )
+            return saved
+        raise exc
+
+    def _log_in(self, client_secret: str) -> UserTokens:
+        request = self.request
+        settings = LoginSettings(
+            auth_uri=self.endpoints.auth_uri,
+            client_id=request.desktop_client_id,
+            port=request.port,
+            no_browser=request.no_browser,
+            timeout=request.login_timeout,
+            retry_command=request.login_command,
+        )
+        grant = authorize(settings, self.ui, self.services.console)
+        tokens = self.client.exchange_code(
+            grant.code, grant.verifier, grant.redirect_uri, client_secret, grant.nonce
+        )
+        self.ui.terminal.show(f"flyte-iap: logged in as {tokens.email}")
+        return tokens
+
+    def _secret(self, saved: UserEntry | None) -> ClientSecret:
+        services = self.services
+
+        def from_secret_manager(project: str, name: str) -> str:
+            from flyte_iap.google.secret_manager import read_secret
+
+            services.console.debug(f"reading the desktop client secret {name} from Secret Manager")
+            return read_secret(project, name, services.env, self.endpoints, services.http)
+
+        return ClientSecret(
+            explicit=self.request.client_secret
+            or services.env.get("FLYTE_IAP_DESKTOP_CLIENT_SECRET"),
+            cached=saved.client_secret if saved else None,
+            secret_name=self.request.secret_name,
+            project=self.request.project,
+            fetch=from_secret_manager,
+        )
+
+    def _entry(
+        self, tokens: UserTokens, refresh_token: str | None, secret: ClientSecret
+    ) -> UserEntry:
+        return UserEntry(
+            desktop_client_id=self.request.desktop_client_id,
+            audience=self.request.audience,
+            email=tokens.email,
+            id_token=tokens.id_token,
+            expiry=tokens.expiry,
+            fetched_at=int(self.services.clock()),
+            refresh_token=refresh_token or "",
+            client_secret=secret.cacheable or "",
+        )
+
+
+def _as_user(entry: Entry) -> UserEntry:
+    # The user key names user entries only, and the cache serves an entry from its own
+    # file only (TokenCache.load): nothing else can come back here.
+    assert isinstance(entry, UserEntry), entry
+    return entry
