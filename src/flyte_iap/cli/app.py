@@ -72,9 +72,12 @@ def cli() -> None:
     """
 
 
-def run(args: list[str], env: Mapping[str, str] | None = None) -> int:
-    """Run the click command line; every error becomes a short message and an exit code."""
-    wiring = Wiring(env)
+def run(args: list[str], wiring: Wiring | None = None) -> int:
+    """Run the click command line; every error becomes a short message and an exit code.
+
+    ``wiring`` is the composition root (default: this process's environment and clock).
+    """
+    wiring = wiring or Wiring()
     try:
         result = cli.main(args=args, prog_name="flyte-iap", standalone_mode=False, obj=wiring)
     except FlyteIapError as exc:

@@ -24,10 +24,16 @@ class Wiring:
     """Built per run; ``verbose`` is set while the command line is parsed."""
 
     def __init__(
-        self, env: Mapping[str, str] | None = None, clock: Callable[[], float] = time.time
+        self,
+        env: Mapping[str, str] | None = None,
+        *,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.env: Mapping[str, str] = os.environ if env is None else env
         self.clock = clock
+        #: How retries wait between tries (backoff).
+        self.sleep = sleep
         self.verbose = False
 
     @cached_property
@@ -40,7 +46,9 @@ class Wiring:
 
     @cached_property
     def http(self) -> HttpClient:
-        return HttpClient(timeout=http_timeout(self.env), debug=self.console.debug)
+        return HttpClient(
+            timeout=http_timeout(self.env), sleep=self.sleep, debug=self.console.debug
+        )
 
     @cached_property
     def services(self) -> Services:

@@ -8,86 +8,20 @@ import subprocess
 import time
 from pathlib import Path
 
-import google.auth.transport.requests
 import pytest
-from google.oauth2 import id_token
 
 from flyte_iap.emulator import Emulator, EmulatorConfig
 
-from .browsers import browser_env, read_log
-from .conftest import Cli, Result, assert_clean_failure, flyte_iap_command
-
-USER = "generate-user-id-token"
-
-
-def user_args(emu: Emulator, *extra: str) -> list[str]:
-    c = emu.config
-    return [
-        "--desktop_client_id",
-        c.desktop_client_id,
-        "--desktop_client_secret_gcp_secret_name",
-        c.desktop_secret_name,
-        "--webapp_client_id",
-        c.webapp_client_id,
-        "--project",
-        c.project,
-        *extra,
-    ]
-
-
-def user_grants(emu: Emulator) -> list[str]:
-    """grant_type of each request to the token endpoint made for the person (not the ADC)."""
-    kinds = ("authorization_code", "refresh_token")
-    return [
-        p["grant_type"]
-        for name, p in emu.requests_log
-        if name == "token" and p.get("grant_type") in kinds
-    ]
-
-
-def verify_user_token(emu: Emulator, token: str) -> dict[str, object]:
-    claims = id_token.verify_token(
-        token,
-        google.auth.transport.requests.Request(),
-        audience=emu.config.webapp_client_id,
-        certs_url=emu.certs_uri,
-    )
-    assert claims["aud"] == emu.config.webapp_client_id
-    assert claims["azp"] == emu.config.desktop_client_id
-    assert claims["email"] == emu.config.user_email
-    return dict(claims)
-
-
-def assert_login_failure(result: Result, *needles: str) -> None:
-    """assert_clean_failure, after dropping the login instructions shown before the failure."""
-    lines = result.stderr.splitlines()
-    if lines and lines[0].startswith("flyte-iap: log in in the browser"):
-        lines = lines[2:]
-    assert_clean_failure(Result(result.returncode, result.stdout, "\n".join(lines)), *needles)
-
-
-class UserCli(Cli):
-    """A Cli whose ADC (for Secret Manager) is the emulator's key and whose browser is scripted."""
-
-    def __init__(self, home: Path, emu: Emulator, kind: str = "http", action: str = "allow"):
-        key = emu.write_service_account_key(home / "adc-key.json")
-        self.browser_log = home / "browser.jsonl"
-        super().__init__(
-            home,
-            {
-                **emu.env(),
-                "GOOGLE_APPLICATION_CREDENTIALS": str(key),
-                **browser_env(kind, action, self.browser_log),
-            },
-        )
-        self.emu = emu
-
-    def browser_visits(self, expected: int, timeout: float = 30) -> list[dict[str, object]]:
-        return read_log(self.browser_log, timeout=timeout, count=expected)
-
-    def cache_entry(self) -> dict[str, object]:
-        (path,) = self.cache_dir.glob("user_*.json")
-        return dict(json.loads(path.read_text()))
+from ..helpers import (
+    USER,
+    UserCli,
+    assert_clean_failure,
+    assert_login_failure,
+    flyte_iap_command,
+    user_args,
+    user_grants,
+    verify_user_token,
+)
 
 
 @pytest.fixture

@@ -3,15 +3,17 @@ point the tool at it."""
 
 from __future__ import annotations
 
+import os
 import subprocess
+import sys
 from pathlib import Path
 
 import google.auth.transport.requests
 from google.oauth2 import id_token
 
-from .conftest import Cli, flyte_iap_command
+from flyte_iap.emulator import Emulator
 
-AUD = "emulator-webapp.apps.googleusercontent.com"
+from ..helpers import AUD, SA, Cli, flyte_iap_command, verify
 
 
 def test_export_lines_point_the_tool_at_the_emulator(tmp_path: Path):
@@ -44,7 +46,7 @@ def test_export_lines_point_the_tool_at_the_emulator(tmp_path: Path):
         assert exports["GOOGLE_APPLICATION_CREDENTIALS"] == str(
             tmp_path / "emu" / "service-account.json"
         )
-        result = cli("generate-service-account-id-token", "--webapp_client_id", AUD, **exports)
+        result = cli(SA, "--webapp_client_id", AUD, **exports)
         claims = id_token.verify_token(
             result.token,
             google.auth.transport.requests.Request(),
@@ -67,3 +69,22 @@ def test_demo_runs_the_whole_flow(tmp_path: Path):
     assert "a token for flyte-deployer@" in result.stdout
     assert "a token for ada@example.com" in result.stdout
     assert "Login succeeded" in result.stdout
+
+
+def test_google_auth_compute_engine_uses_metadata_server(emulator: Emulator) -> None:
+    # google-auth reads GCE_METADATA_HOST at import time, hence a fresh interpreter.
+    code = (
+        "from google.auth import compute_engine\n"
+        "from google.auth.transport.requests import Request\n"
+        "c = compute_engine.IDTokenCredentials(Request(), target_audience='aud-x',\n"
+        "    use_metadata_identity_endpoint=True)\n"
+        "c.refresh(Request())\n"
+        "print(c.token)\n"
+    )
+    env = {**os.environ, **emulator.env()}
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    claims = verify(emulator, done.stdout.strip(), audience="aud-x")
+    assert claims["email"] == emulator.config.metadata_email

@@ -1,7 +1,7 @@
-"""Every rendered object validates against the published schemas in shared/k8s-schemas.
+"""Every rendered object validates against the published schemas in tests/schemas.
 
 CRD schemas are made strict (``additionalProperties: false`` on every object
-schema that lists properties, below the top level) as SOURCES.md describes,
+schema that lists properties, below the top level) as tests/schemas/SOURCES.md describes,
 and tests prove a misspelled nested field is then rejected.
 """
 
@@ -13,18 +13,14 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import jsonschema
+import kubernetes_validate
 import pytest
 import yaml
 
 from flyte_iap.manifests import RenderOptions, render
 
-jsonschema = pytest.importorskip("jsonschema")
-kubernetes_validate = pytest.importorskip("kubernetes_validate")
-
-SCHEMAS = Path(__file__).resolve().parents[2] / "shared" / "k8s-schemas"
-pytestmark = pytest.mark.skipif(
-    not SCHEMAS.is_dir(), reason=f"schema folder {SCHEMAS} missing (shared/ beside the checkout)"
-)
+SCHEMAS = Path(__file__).resolve().parents[1] / "schemas"
 
 # kind -> (schema file, kind of the CRD or None for a plain JSON schema)
 SCHEMA_FILES = {

@@ -8,29 +8,11 @@ import stat
 import time
 from pathlib import Path
 
-import google.auth.transport.requests
 import pytest
-from google.oauth2 import id_token
 
 from flyte_iap.emulator import Emulator
 
-from .conftest import Cli, assert_clean_failure
-
-AUD = "emulator-webapp.apps.googleusercontent.com"
-SA = "generate-service-account-id-token"
-
-
-def verify(emulator: Emulator, token: str, email: str) -> dict[str, object]:
-    claims = id_token.verify_token(
-        token,
-        google.auth.transport.requests.Request(),
-        audience=AUD,
-        certs_url=emulator.certs_uri,
-    )
-    assert claims["aud"] == AUD
-    assert claims["email"] == email
-    assert claims["iss"] == "https://accounts.google.com"
-    return dict(claims)
+from ..helpers import AUD, SA, USER, Cli, assert_clean_failure, flyte_iap_command, sa_args, verify
 
 
 @pytest.fixture
@@ -39,31 +21,27 @@ def key(tmp_path: Path, emulator: Emulator) -> Path:
 
 
 def test_key_file_token_is_verified_and_alone_on_stdout(cli: Cli, emulator: Emulator, key: Path):
-    result = cli(SA, "--webapp_client_id", AUD, "--service_account_key", str(key))
+    result = cli(*sa_args(key=key))
     verify(emulator, result.token, emulator.config.service_account_email)
     assert result.stderr == ""
 
 
 def test_second_call_is_served_from_cache_without_network(cli: Cli, emulator: Emulator, key: Path):
-    first = cli(SA, "--webapp_client_id", AUD, "--service_account_key", str(key)).token
+    first = cli(*sa_args(key=key)).token
     assert emulator.count("token") == 1
     again = cli(SA, "--webapp-client-id", AUD, "--service-account-key", str(key)).token
     assert again == first
     assert emulator.count("token") == 1
     # Nothing listens there: a cache hit must not even try the network.
     dead = cli(
-        SA,
-        "--webapp_client_id",
-        AUD,
-        "--service_account_key",
-        str(key),
+        *sa_args(key=key),
         FLYTE_IAP_TOKEN_URI="http://127.0.0.1:9/token",
     )
     assert dead.token == first
 
 
 def test_cached_path_imports_nothing_heavy(cli: Cli, key: Path, tmp_path: Path):
-    assert cli(SA, "--webapp_client_id", AUD, "--service_account_key", str(key)).token
+    assert cli(*sa_args(key=key)).token
     probe = tmp_path / "probe.py"
     probe.write_text(
         "import sys\n"
@@ -82,11 +60,7 @@ def test_cached_path_imports_nothing_heavy(cli: Cli, key: Path, tmp_path: Path):
         [
             sys.executable,
             str(probe),
-            SA,
-            "--webapp_client_id",
-            AUD,
-            "--service_account_key",
-            str(key),
+            *sa_args(key=key),
         ],
         env=cli.env,
         capture_output=True,
@@ -98,12 +72,12 @@ def test_cached_path_imports_nothing_heavy(cli: Cli, key: Path, tmp_path: Path):
 
 
 def test_google_application_credentials(cli: Cli, emulator: Emulator, key: Path):
-    result = cli(SA, "--webapp_client_id", AUD, GOOGLE_APPLICATION_CREDENTIALS=str(key))
+    result = cli(*sa_args(), GOOGLE_APPLICATION_CREDENTIALS=str(key))
     verify(emulator, result.token, emulator.config.service_account_email)
 
 
 def test_cache_files_are_private_and_named_by_identity(cli: Cli, emulator: Emulator, key: Path):
-    assert cli(SA, "--webapp_client_id", AUD, "--service_account_key", str(key)).token
+    assert cli(*sa_args(key=key)).token
     assert stat.S_IMODE(cli.cache_dir.stat().st_mode) == 0o700
     entries = list(cli.cache_dir.glob("*.json"))
     assert len(entries) == 1
@@ -112,13 +86,13 @@ def test_cache_files_are_private_and_named_by_identity(cli: Cli, emulator: Emula
 
 
 def test_metadata_server_keys_cache_by_real_email(cli: Cli, emulator: Emulator):
-    result = cli(SA, "--webapp_client_id", AUD, GCE_METADATA_HOST=emulator.metadata_host)
+    result = cli(*sa_args(), GCE_METADATA_HOST=emulator.metadata_host)
     verify(emulator, result.token, emulator.config.metadata_email)
     names = [p.name for p in cli.cache_dir.glob("sa_*.json")]
     assert any(emulator.config.metadata_email in n for n in names), names
     assert not any("default" in n for n in names)
     before = emulator.count("metadata_identity")
-    again = cli(SA, "--webapp_client_id", AUD, GCE_METADATA_HOST=emulator.metadata_host)
+    again = cli(*sa_args(), GCE_METADATA_HOST=emulator.metadata_host)
     assert again.token == result.token
     assert emulator.count("metadata_identity") == before == 1
 
@@ -127,7 +101,7 @@ def test_metadata_server_keys_cache_by_real_email(cli: Cli, emulator: Emulator):
 def test_impersonation_from_every_caller(cli: Cli, emulator: Emulator, tmp_path: Path, caller: str):
     target = emulator.config.impersonation_targets[0]
     env: dict[str, str] = {}
-    args = [SA, "--webapp_client_id", AUD, "--impersonate_service_account", target]
+    args = sa_args(impersonate=target)
     if caller == "key":
         args += ["--service_account_key", str(emulator.write_service_account_key(tmp_path / "k"))]
     elif caller == "metadata":
@@ -151,12 +125,12 @@ def test_impersonation_from_every_caller(cli: Cli, emulator: Emulator, tmp_path:
 def test_external_account_impersonating_in_the_file(cli: Cli, emulator: Emulator, tmp_path: Path):
     target = emulator.config.impersonation_targets[0]
     path = emulator.write_external_account_file(tmp_path / "wif.json", impersonation_email=target)
-    result = cli(SA, "--webapp_client_id", AUD, GOOGLE_APPLICATION_CREDENTIALS=str(path))
+    result = cli(*sa_args(), GOOGLE_APPLICATION_CREDENTIALS=str(path))
     verify(emulator, result.token, target)
     assert emulator.count("sts") == 1
     # The federated token calls generateIdToken itself: no self-impersonation hop.
     assert emulator.count("iam_access_token") == 0
-    assert cli(SA, "--webapp_client_id", AUD, GOOGLE_APPLICATION_CREDENTIALS=str(path)).token
+    assert cli(*sa_args(), GOOGLE_APPLICATION_CREDENTIALS=str(path)).token
     assert emulator.count("sts") == 1
 
 
@@ -168,24 +142,22 @@ def test_refresh_margin_decides_when_to_fetch_again(tmp_path: Path):
         home.mkdir()
         cli = Cli(home, emu.env())
         key = str(emu.write_service_account_key(tmp_path / "key.json"))
-        first = cli(SA, "--webapp_client_id", AUD, "--service_account_key", key).token
+        first = cli(*sa_args(key=key)).token
         # 200 s left is inside the default 5-minute margin: fetch again.
-        second = cli(SA, "--webapp_client_id", AUD, "--service_account_key", key).token
+        second = cli(*sa_args(key=key)).token
         assert emu.count("token") == 2
         # With a 60 s margin the cached token is good enough.
-        third = cli(
-            SA, "--webapp_client_id", AUD, "--service_account_key", key, "--refresh_margin", "60"
-        ).token
+        third = cli(*sa_args(key=key), "--refresh_margin", "60").token
         assert emu.count("token") == 2
         assert third == second
         assert first
 
 
 def test_corrupt_cache_entry_is_replaced(cli: Cli, emulator: Emulator, key: Path):
-    token = cli(SA, "--webapp_client_id", AUD, "--service_account_key", str(key)).token
+    token = cli(*sa_args(key=key)).token
     (entry,) = cli.cache_dir.glob("*.json")
     entry.write_text('{"v": 1, "id_token": ')
-    again = cli(SA, "--webapp_client_id", AUD, "--service_account_key", str(key))
+    again = cli(*sa_args(key=key))
     verify(emulator, again.token, emulator.config.service_account_email)
     assert json.loads(entry.read_text())["id_token"] == again.token
     assert token
@@ -197,11 +169,7 @@ def test_unwritable_cache_still_prints_token_with_warning(
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("x")
     result = cli(
-        SA,
-        "--webapp_client_id",
-        AUD,
-        "--service_account_key",
-        str(key),
+        *sa_args(key=key),
         FLYTE_IAP_CACHE_DIR=str(blocker / "cache"),
     )
     verify(emulator, result.token, emulator.config.service_account_email)
@@ -212,14 +180,11 @@ def test_unwritable_cache_still_prints_token_with_warning(
 def test_sixteen_processes_make_one_request(cli: Cli, emulator: Emulator, key: Path):
     import subprocess
 
-    from .conftest import flyte_iap_command
-
     def sixteen_at_once() -> str:
         emulator.fail_next("token", 200, 1, delay=0.5)  # hold the one fetch open a little
         procs = [
             subprocess.Popen(
-                [*flyte_iap_command(), SA, "--webapp_client_id", AUD, "--service_account_key",
-                 str(key)],
+                [*flyte_iap_command(), *sa_args(key=key)],
                 env=cli.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
             )
             for _ in range(16)
@@ -246,20 +211,20 @@ def test_sixteen_processes_make_one_request(cli: Cli, emulator: Emulator, key: P
 def test_retries_server_errors_then_succeeds(cli: Cli, emulator: Emulator, key: Path):
     emulator.fail_next("token", 503, 1)
     emulator.fail_next("token", 429, 1)
-    result = cli(SA, "--webapp_client_id", AUD, "--service_account_key", str(key))
+    result = cli(*sa_args(key=key))
     verify(emulator, result.token, emulator.config.service_account_email)
     assert emulator.count("token") == 3
 
 
 def test_retries_a_dropped_connection(cli: Cli, emulator: Emulator, key: Path):
     emulator.fail_next("token", 0, 1)
-    assert cli(SA, "--webapp_client_id", AUD, "--service_account_key", str(key)).token
+    assert cli(*sa_args(key=key)).token
     assert emulator.count("token") == 2
 
 
 def test_gives_up_after_three_tries(cli: Cli, emulator: Emulator, key: Path):
     emulator.fail_next("token", 500, 5)
-    result = cli(SA, "--webapp_client_id", AUD, "--service_account_key", str(key))
+    result = cli(*sa_args(key=key))
     assert_clean_failure(result, "500")
     assert emulator.count("token") == 3
 
@@ -268,15 +233,13 @@ def test_no_retry_on_client_errors(cli: Cli, emulator: Emulator, key: Path):
     emulator.fail_next(
         "token", 400, 1, body={"error": "invalid_request", "error_description": "Bad thing."}
     )
-    result = cli(SA, "--webapp_client_id", AUD, "--service_account_key", str(key))
+    result = cli(*sa_args(key=key))
     assert_clean_failure(result, "invalid_request: Bad thing.")
     assert emulator.count("token") == 1
 
 
 def test_verbose_shows_traceback_on_error(cli: Cli, tmp_path: Path):
-    result = cli(
-        SA, "--webapp_client_id", AUD, "--service_account_key", str(tmp_path / "nope"), "--verbose"
-    )
+    result = cli(*sa_args("--verbose", key=tmp_path / "nope"))
     assert result.returncode != 0
     assert "Traceback" in result.stderr
     assert result.stdout == ""
@@ -300,23 +263,17 @@ def test_version_and_module_entry_point(cli: Cli):
 
 
 def test_user_token_command_is_not_a_stub(cli: Cli):
-    result = cli("generate-user-id-token", "--webapp_client_id", AUD)
+    result = cli(USER, "--webapp_client_id", AUD)
     assert result.returncode != 0 and result.stdout == ""
 
 
 def test_cache_dir_defaults_to_xdg(cli: Cli, emulator: Emulator, key: Path, tmp_path: Path):
     xdg = tmp_path / "xdg"
     assert cli(
-        SA,
-        "--webapp_client_id",
-        AUD,
-        "--service_account_key",
-        str(key),
+        *sa_args(key=key),
         FLYTE_IAP_CACHE_DIR="",
         XDG_CACHE_HOME=str(xdg),
     ).token
     assert list((xdg / "flyte-iap").glob("sa_*.json"))
-    assert cli(
-        SA, "--webapp_client_id", AUD, "--service_account_key", str(key), FLYTE_IAP_CACHE_DIR=""
-    ).token
+    assert cli(*sa_args(key=key), FLYTE_IAP_CACHE_DIR="").token
     assert list((cli.home / ".cache" / "flyte-iap").glob("sa_*.json"))

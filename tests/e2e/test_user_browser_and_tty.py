@@ -14,12 +14,12 @@ import requests
 
 from flyte_iap.emulator import Emulator, EmulatorConfig
 
-from .browsers import chromium_missing
-from .conftest import flyte_iap_command
-from .test_user_flow import (
+from ..browsers import chromium_missing
+from ..helpers import (
     USER,
     UserCli,
     assert_login_failure,
+    flyte_iap_command,
     user_args,
     user_grants,
     verify_user_token,

@@ -13,18 +13,15 @@ from concurrent import futures
 from pathlib import Path
 from typing import Any
 
+import grpc
 import pytest
+from flyteidl.admin import version_pb2
+from flyteidl.service import admin_pb2_grpc
 
 from flyte_iap.emulator import Emulator
 
-from .conftest import Cli, flyte_iap_command
-from .test_user_flow import USER, UserCli, user_args
+from ..helpers import AUD, USER, Cli, UserCli, flyte_iap_command, sa_args, user_args
 
-grpc = pytest.importorskip("grpc")
-admin_pb2_grpc = pytest.importorskip("flyteidl.service.admin_pb2_grpc")
-version_pb2 = pytest.importorskip("flyteidl.admin.version_pb2")
-
-AUD = "emulator-webapp.apps.googleusercontent.com"
 PROBE = (
     "import sys\n"
     "from flytekit.configuration import Config\n"
@@ -119,14 +116,7 @@ def test_flytekit_with_a_service_account_token(
 ):
     port, gate = admin
     key = emulator.write_service_account_key(tmp_path / "key.json")
-    command = [
-        *flyte_iap_command(),
-        "generate-service-account-id-token",
-        "--webapp_client_id",
-        AUD,
-        "--service_account_key",
-        str(key),
-    ]
+    command = [*flyte_iap_command(), *sa_args(key=key)]
     config = flyte_config(tmp_path, port, command)
     first = run_flytekit(config, cli.env)
     assert first.returncode == 0, first.stderr

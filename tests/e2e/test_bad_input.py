@@ -10,14 +10,11 @@ import pytest
 
 from flyte_iap.emulator import Emulator
 
-from .conftest import Cli, assert_clean_failure
-
-AUD = "emulator-webapp.apps.googleusercontent.com"
-SA = "generate-service-account-id-token"
+from ..helpers import SA, Cli, Result, assert_clean_failure, sa_args
 
 
-def run_with_key(cli: Cli, path: Path) -> object:
-    return cli(SA, "--webapp_client_id", AUD, "--service_account_key", str(path))
+def run_with_key(cli: Cli, path: Path) -> Result:
+    return cli(*sa_args(key=path))
 
 
 def test_missing_key_file(cli: Cli, tmp_path: Path):
@@ -47,7 +44,7 @@ def test_authorized_user_without_impersonation_names_the_way_out(
     cli: Cli, emulator: Emulator, tmp_path: Path
 ):
     path = emulator.write_authorized_user_file(tmp_path / "adc.json")
-    result = cli(SA, "--webapp_client_id", AUD, GOOGLE_APPLICATION_CREDENTIALS=str(path))
+    result = cli(*sa_args(), GOOGLE_APPLICATION_CREDENTIALS=str(path))
     assert_clean_failure(
         result, str(path), "generate-user-id-token", "--impersonate_service_account"
     )
@@ -77,39 +74,33 @@ def test_unknown_service_account_to_impersonate(cli: Cli, emulator: Emulator, tm
     key = emulator.write_service_account_key(tmp_path / "key.json")
     ghost = "nobody@emulator-project.iam.gserviceaccount.com"
     result = cli(
-        SA,
-        "--webapp_client_id",
-        AUD,
-        "--service_account_key",
-        str(key),
-        "--impersonate_service_account",
-        ghost,
+        *sa_args(key=key, impersonate=ghost),
     )
     assert_clean_failure(result, ghost, "NOT_FOUND")
     assert emulator.count("iam_id_token") == 1
 
 
 def test_not_an_email_to_impersonate(cli: Cli):
-    result = cli(SA, "--webapp_client_id", AUD, "--impersonate_service_account", "deployer")
+    result = cli(*sa_args(impersonate="deployer"))
     assert_clean_failure(result, "deployer")
 
 
 def test_no_metadata_server_and_no_credentials(cli: Cli):
     # GCE_METADATA_HOST unset: the tool tries Google's metadata host, which does
     # not exist here, and must say so quickly rather than hang.
-    result = cli(SA, "--webapp_client_id", AUD, GCE_METADATA_HOST="", timeout=30)
+    result = cli(*sa_args(), GCE_METADATA_HOST="", timeout=30)
     assert_clean_failure(result, "no Google credentials found", "--service_account_key")
 
 
 def test_metadata_server_that_refuses(cli: Cli):
-    result = cli(SA, "--webapp_client_id", AUD, GCE_METADATA_HOST="127.0.0.1:9")
+    result = cli(*sa_args(), GCE_METADATA_HOST="127.0.0.1:9")
     assert_clean_failure(result, "127.0.0.1:9", "GCE_METADATA_HOST")
 
 
 @pytest.mark.parametrize(("status", "needle"), [(404, "404"), (500, "500")])
 def test_metadata_server_errors(cli: Cli, emulator: Emulator, status: int, needle: str):
     emulator.fail_next("metadata_identity", status, 5)
-    result = cli(SA, "--webapp_client_id", AUD, GCE_METADATA_HOST=emulator.metadata_host)
+    result = cli(*sa_args(), GCE_METADATA_HOST=emulator.metadata_host)
     assert_clean_failure(result, needle, emulator.metadata_host)
     assert emulator.count("metadata_identity") == (1 if status == 404 else 3)
 
@@ -117,13 +108,7 @@ def test_metadata_server_errors(cli: Cli, emulator: Emulator, status: int, needl
 def test_plain_http_to_a_remote_host_is_refused(cli: Cli, emulator: Emulator, tmp_path: Path):
     key = emulator.write_service_account_key(tmp_path / "key.json")
     result = cli(
-        SA,
-        "--webapp_client_id",
-        AUD,
-        "--service_account_key",
-        str(key),
-        "--impersonate_service_account",
-        emulator.config.impersonation_targets[0],
+        *sa_args(key=key, impersonate=emulator.config.impersonation_targets[0]),
         FLYTE_IAP_IAM_CREDENTIALS_URI="http://iam.example.com",
     )
     assert_clean_failure(result, "FLYTE_IAP_IAM_CREDENTIALS_URI", "https://")
@@ -136,7 +121,7 @@ def test_missing_required_option(cli: Cli):
 
 
 def test_unknown_option_and_bad_margin(cli: Cli):
-    assert_clean_failure(cli(SA, "--webapp_client_id", AUD, "--bogus"), "--bogus")
-    result = cli(SA, "--webapp_client_id", AUD, "--refresh_margin", "-5")
+    assert_clean_failure(cli(*sa_args(), "--bogus"), "--bogus")
+    result = cli(*sa_args(), "--refresh_margin", "-5")
     assert_clean_failure(result, "--refresh_margin")
     assert result.returncode == 2

@@ -1,0 +1,172 @@
+"""PKCE and the loopback redirect server, in process: real sockets on 127.0.0.1."""
+
+from __future__ import annotations
+
+import base64
+import re
+import socket
+import threading
+import time
+
+import pytest
+import requests
+
+from flyte_iap.errors import LoginError, UsageError
+from flyte_iap.login.loopback import LoopbackServer
+from flyte_iap.login.pkce import challenge_s256, new_verifier, random_token
+
+from ..helpers import DENIED, STATE, SUCCESS, callback, port_of, still_waiting
+
+
+# --- PKCE -------------------------------------------------------------------------------
+def test_pkce_matches_rfc7636_appendix_b() -> None:
+    octets = bytes(
+        [116, 24, 223, 180, 151, 153, 224, 37, 79, 250, 96, 125, 216, 173, 187, 186,
+         22, 212, 37, 77, 105, 214, 191, 240, 91, 88, 5, 88, 83, 132, 141, 121]
+    )  # fmt: skip
+    verifier = base64.urlsafe_b64encode(octets).rstrip(b"=").decode()
+    assert verifier == "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
+    assert challenge_s256(verifier) == "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+
+
+def test_verifiers_and_tokens_are_fresh_and_well_formed() -> None:
+    verifiers = {new_verifier() for _ in range(50)}
+    assert len(verifiers) == 50
+    assert all(re.fullmatch(r"[A-Za-z0-9._~-]{43,128}", v) for v in verifiers)
+    assert all(re.fullmatch(r"[A-Za-z0-9_-]{43}", challenge_s256(v)) for v in verifiers)
+    tokens = {random_token() for _ in range(50)}
+    assert len(tokens) == 50
+    assert all(re.fullmatch(r"[A-Za-z0-9_-]{32,}", t) for t in tokens)
+
+
+# --- the loopback server ----------------------------------------------------------------
+def test_valid_callback_returns_the_code(server: LoopbackServer) -> None:
+    assert re.fullmatch(r"http://127\.0\.0\.1:\d+/", server.redirect_uri)
+    response = callback(server, code="4/the-code", state=STATE, scope="openid email")
+    assert response.status_code == 200
+    assert SUCCESS in response.text
+    assert response.headers["Cache-Control"] == "no-store"
+    assert server.wait(5) == "4/the-code"
+
+
+def test_favicon_is_404_and_the_login_goes_on(server: LoopbackServer) -> None:
+    assert requests.get(server.redirect_uri + "favicon.ico", timeout=10).status_code == 404
+    assert callback(server, code="c1", state=STATE).status_code == 200
+    assert server.wait(5) == "c1"
+
+
+def test_wrong_or_missing_state_is_refused_and_the_login_keeps_waiting(
+    server: LoopbackServer,
+) -> None:
+    forged = callback(server, code="stolen", state="someone-else")
+    assert forged.status_code == 400
+    assert "does not belong to the running login" in forged.text
+    assert callback(server, code="stolen").status_code == 400
+    assert callback(server, error="access_denied", state="x").status_code == 400
+    assert still_waiting(server)
+    assert callback(server, code="real", state=STATE).status_code == 200
+    assert server.wait(5) == "real"
+
+
+def test_other_methods_and_a_state_without_code_do_not_end_the_login(
+    server: LoopbackServer,
+) -> None:
+    post = requests.post(server.redirect_uri, params={"code": "c", "state": STATE}, timeout=10)
+    assert post.status_code == 404
+    assert callback(server, state=STATE).status_code == 400
+    assert still_waiting(server)
+
+
+def test_access_denied_ends_the_wait_at_once(server: LoopbackServer) -> None:
+    answers: list[requests.Response] = []
+    threading.Timer(0.2, lambda: answers.append(callback(server, error="access_denied",
+                                                          state=STATE))).start()  # fmt: skip
+    started = time.monotonic()
+    with pytest.raises(LoginError) as caught:
+        server.wait(30)
+    assert time.monotonic() - started < 5
+    assert str(caught.value) == DENIED
+    assert caught.value.error == "access_denied"
+    time.sleep(0.2)
+    assert "denied" in answers[0].text and "access_denied" in answers[0].text
+
+
+def test_other_errors_are_named_and_escaped(server: LoopbackServer) -> None:
+    page = callback(server, error="<script>bad</script>", error_description="x", state=STATE)
+    assert "<script>" not in page.text and "&lt;script&gt;" in page.text
+    with pytest.raises(LoginError, match=r"failed in the browser \(<script>bad</script>: x\)"):
+        server.wait(5)
+
+
+def test_only_the_first_result_counts(server: LoopbackServer) -> None:
+    callback(server, code="first", state=STATE)
+    callback(server, code="second", state=STATE)
+    callback(server, error="access_denied", state=STATE)
+    assert server.submit_pasted_url(f"{server.redirect_uri}?code=third&state={STATE}") is None
+    assert server.wait(5) == "first"
+
+
+def test_timeout_raises_login_error(server: LoopbackServer) -> None:
+    started = time.monotonic()
+    with pytest.raises(LoginError) as caught:
+        server.wait(0.5)
+    assert 0.4 < time.monotonic() - started < 3
+    assert str(caught.value).startswith("no login within 0.5 s (")
+    assert str(caught.value).endswith("; run the command again, or raise --timeout")
+
+
+def test_busy_port_is_a_usage_error(server: LoopbackServer) -> None:
+    port = port_of(server)
+    with pytest.raises(UsageError) as caught:
+        LoopbackServer(state="other", port=port)
+    assert str(caught.value) == (
+        f"port {port} on 127.0.0.1 is in use: pick another with --port, "
+        "or leave --port out for a free one"
+    )
+    assert caught.value.exit_code == 2
+
+
+def test_a_fixed_port_is_used_and_released_on_close() -> None:
+    with LoopbackServer(state=STATE) as first:
+        port = port_of(first)
+    with LoopbackServer(state=STATE, port=port) as again:
+        assert again.redirect_uri == f"http://127.0.0.1:{port}/"
+        assert callback(again, code="c", state=STATE).status_code == 200
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", port), timeout=2).close()
+
+
+def test_listens_on_127_0_0_1_only(server: LoopbackServer) -> None:
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.2", port_of(server)), timeout=2).close()
+
+
+def test_no_access_log_on_stderr(server: LoopbackServer, capfd: pytest.CaptureFixture[str]) -> None:
+    requests.get(server.redirect_uri + "favicon.ico", timeout=10)
+    callback(server, code="c", state="wrong")
+    with socket.create_connection(("127.0.0.1", port_of(server)), timeout=10) as raw:
+        raw.sendall(b"NONSENSE\r\n\r\n")
+        raw.recv(1000)
+    callback(server, code="c", state=STATE)
+    server.wait(5)
+    assert capfd.readouterr().err == ""
+
+
+def test_pasted_urls_are_judged_like_callbacks(server: LoopbackServer) -> None:
+    base = server.redirect_uri
+    assert "not a URL" in (server.submit_pasted_url("just some words") or "")
+    assert "has no code" in (server.submit_pasted_url(f"{base}?state={STATE}") or "")
+    wrong = server.submit_pasted_url(f"{base}?code=c&state=nope") or ""
+    assert "does not belong to the running login" in wrong
+    assert "\n" not in wrong
+    assert still_waiting(server)
+    assert server.submit_pasted_url(f"  {base}?code=pasted&state={STATE}\n") is None
+    assert server.wait(5) == "pasted"
+
+
+def test_a_pasted_denial_raises(server: LoopbackServer) -> None:
+    assert (
+        server.submit_pasted_url(f"{server.redirect_uri}?error=access_denied&state={STATE}") is None
+    )
+    with pytest.raises(LoginError, match=re.escape(DENIED)):
+        server.wait(5)
