@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import sys
 import traceback
 from collections.abc import Mapping
@@ -51,10 +52,17 @@ class Group(click.Group):
         for name in self.list_commands(ctx):
             command = self.get_command(ctx, name)
             if command is not None and not command.hidden:
-                rows.append((name, command.get_short_help_str(limit=1000)))
+                rows.append((name, summary(command)))
         if rows:
             with formatter.section("Commands"):
                 formatter.write_dl(rows)
+
+
+def summary(command: click.Command) -> str:
+    """The first paragraph of a command's help, whole (click would cut it at 45 columns
+    or at its first full stop)."""
+    text = command.short_help or command.help or ""
+    return " ".join(inspect.cleandoc(text).split("\n\n")[0].split())
 
 
 class _Root(Group):

@@ -1,4 +1,6 @@
-"""The Google endpoints in use, read from the environment (docs/design.md, "Endpoints").
+"""The Google endpoints in use, read from the environment.
+
+See docs/design.md, "Endpoints and environment".
 
 The environment is passed in, never read at import time, so one call can be
 pointed elsewhere (Private Service Connect, the emulator, a test). Light on
