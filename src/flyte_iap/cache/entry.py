@@ -205,12 +205,17 @@ def _text(record: Mapping[str, object], key: str) -> str:
 
 
 def _whole(record: Mapping[str, object], key: str) -> int:
-    value = _number(record, key)
-    return int(value) if value == value and abs(value) < 1e18 else 0  # not NaN, not huge
+    return int(_number(record, key))
 
 
 def _number(record: Mapping[str, object], key: str) -> float:
+    """A plausible time in seconds, else 0: not a bool, NaN, an infinity (which would keep
+    a token fresh forever), or an integer too large for arithmetic with a float."""
     value = record.get(key)
     if isinstance(value, bool) or not isinstance(value, int | float):
         return 0
-    return value
+    return value if -_LONGEST_TIME < value < _LONGEST_TIME else 0
+
+
+# About 3e10 years; json reads 1e400 as infinity and a 400-digit number as an int.
+_LONGEST_TIME = 1e18

@@ -34,7 +34,7 @@ class FileLock:
                 os.close(fd)
                 raise CacheError(
                     f"could not lock the token cache: another flyte-iap process has held "
-                    f"{self.path} for {self.timeout:.0f} s; retry, or stop that process"
+                    f"{self.path} for {self.timeout:g} s; retry, or stop that process"
                 )
             time.sleep(self.poll)
         self._fd = fd
