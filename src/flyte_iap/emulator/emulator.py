@@ -48,7 +48,7 @@ class Emulator:
         self._server = server
         self._thread = threading.Thread(
             target=server.serve_forever,
-            kwargs={"poll_interval": 0.1},
+            kwargs={"poll_interval": 0.02},  # how soon stop() returns
             name="google-emulator",
             daemon=True,
         )
