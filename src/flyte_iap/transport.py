@@ -1,7 +1,7 @@
 """The one HTTP stack: requests, with a timeout on every call and bounded retries.
 
 Retries (at most ``tries`` attempts, exponential backoff) are for connection
-errors, timeouts, 429 and 5xx only; any other 4xx is an answer, not a blip.
+errors, timeouts, 429, 500, 502, 503 and 504 only; any other answer is final.
 Google's error bodies are turned into ``error: description`` messages, and a
 2xx body that is not what Google sends into a :class:`ProtocolError`.
 """
@@ -47,7 +47,9 @@ class Response:
         except ValueError:
             body = None
         if not isinstance(body, dict):
-            raise ProtocolError(f"{what} answered {self.status} with {_kind_of(self)}, not JSON")
+            raise ProtocolError(
+                f"{what} answered {self.status} with {_kind_of(self)}, not a JSON object"
+            )
         return body
 
     def json_field(self, name: str, what: str) -> str:
@@ -122,7 +124,7 @@ class HttpClient:
         raise AssertionError("unreachable")
 
     def _delay(self, attempt: int, retry_after: str | None) -> float:
-        if retry_after and retry_after.isdigit():
+        if retry_after and retry_after.isascii() and retry_after.isdigit():
             return min(float(retry_after), 10.0)
         return float(self.backoff * 2 ** (attempt - 1) * (1 + random.random() / 2))
 
@@ -180,7 +182,7 @@ def _kind_of(response: Response) -> str:
     content_type = response.headers.get("Content-Type", "").split(";")[0].strip()
     if not response.body:
         return "an empty body"
-    return f"a {content_type} body" if content_type else "a body"
+    return f"a body of type {content_type}" if content_type else "a body of no declared type"
 
 
 def _host(url: str) -> str:
@@ -197,8 +199,12 @@ def _reason(exc: requests.RequestException) -> str:
     if isinstance(exc, requests.Timeout):
         return "timed out"
     if isinstance(exc, requests.ConnectionError):
+        # urllib3 2 says so with a type; urllib3 1.26 only in the resolver's words.
+        cause = getattr(exc.args[0], "reason", None) if exc.args else None
         text = str(exc)
-        if "Name or service not known" in text or "nodename nor servname" in text:
+        if type(cause).__name__ == "NameResolutionError" or any(
+            words in text for words in ("Name or service not known", "nodename nor servname")
+        ):
             return "host name not found"
         if "Connection refused" in text:
             return "connection refused"

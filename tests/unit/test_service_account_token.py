@@ -196,7 +196,7 @@ def test_a_captive_portal_page_is_a_protocol_error_not_a_crash(
         with pytest.raises(ProtocolError) as caught:
             get_service_account_token(request, services)
     message = str(caught.value)
-    assert "text/html" in message and "not JSON" in message
+    assert "text/html" in message and "not a JSON object" in message
     assert "hotel" not in message and "\n" not in message
     assert not list(Path(seams.cache.directory).glob("sa_*.json"))
 

@@ -1,0 +1,504 @@
+"""transport.py against a real local server: retries, timeouts, errors, bodies, the env timeout."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import socket
+import threading
+from collections.abc import Callable, Iterator
+
+import pytest
+import requests
+
+from flyte_iap.errors import OAuthError, ProtocolError, TransportError, UsageError
+from flyte_iap.transport import HttpClient, Response, describe_error, http_timeout, raise_for_error
+
+from ..helpers import Reply, StubServer
+
+WHAT = "the token endpoint"
+SECRET = "ya29.a0-access-token-that-must-never-be-printed"
+
+Serve = Callable[..., StubServer]
+
+
+# --- fixtures and helpers ---------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def shared_server() -> Iterator[StubServer]:
+    """One server for the module: stopping a StubServer costs ~50 ms, and this file must
+    stay under 3 s. Tests re-script it through ``serve``."""
+    with StubServer() as stub:
+        yield stub
+
+
+@pytest.fixture
+def serve(shared_server: StubServer) -> Serve:
+    """``serve(*replies)``: the shared server, answering with these replies, no requests seen."""
+
+    def script(*replies: Reply) -> StubServer:
+        shared_server.replies[:] = list(replies) or [Reply()]
+        shared_server.requests.clear()
+        return shared_server
+
+    return script
+
+
+@pytest.fixture
+def sleeps() -> list[float]:
+    return []
+
+
+@pytest.fixture
+def client(sleeps: list[float]) -> HttpClient:
+    """Three tries, backoff 0.5 s, timeout 2 s; sleeps recorded, not slept."""
+    return HttpClient(timeout=2.0, tries=3, backoff=0.5, sleep=sleeps.append)
+
+
+def fetch(serve: Serve, reply: Reply) -> Response:
+    """What the real server answered with ``reply``, fetched in one try."""
+    stub = serve(reply)
+    return HttpClient(timeout=2.0, tries=1).request("GET", stub.url + "/x", what=WHAT)
+
+
+def free_port() -> int:
+    """A port nothing listens on (bound, read, closed)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+@contextlib.contextmanager
+def hanging_up() -> Iterator[tuple[str, list[int]]]:
+    """A TCP server on 127.0.0.1 that accepts each connection and closes it unanswered:
+    (its URL, one entry per accepted connection)."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.02)
+    accepted: list[int] = []
+    stop = threading.Event()
+
+    def loop() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                continue
+            accepted.append(1)
+            conn.close()
+
+    thread = threading.Thread(target=loop, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}", accepted
+    finally:
+        stop.set()
+        thread.join(1)
+        listener.close()
+
+
+def assert_backoff(delay: float, attempt: int, backoff: float = 0.5) -> None:
+    """Exponential backoff with up to 50 % jitter: backoff * 2**(attempt-1) * [1, 1.5]."""
+    base = backoff * 2 ** (attempt - 1)
+    assert base <= delay <= base * 1.5, (delay, attempt)
+
+
+# --- what is sent -----------------------------------------------------------------------------
+def test_form_data_headers_and_params_reach_the_server(serve: Serve, client: HttpClient) -> None:
+    stub = serve(Reply.json({"ok": True}, **{"X-Answer": "42"}))
+    response = client.request(
+        "POST",
+        stub.url + "/token",
+        what=WHAT,
+        data={"grant_type": "refresh_token", "refresh_token": "r"},
+        headers={"X-Goog-Test": "yes"},
+        params={"alt": "json"},
+    )
+    ((method, path, headers, body),) = stub.requests
+    assert (method, path) == ("POST", "/token?alt=json")
+    assert headers["X-Goog-Test"] == "yes"
+    assert headers["Content-Type"] == "application/x-www-form-urlencoded"
+    assert body == b"grant_type=refresh_token&refresh_token=r"
+    assert (response.status, response.ok, response.json()) == (200, True, {"ok": True})
+    assert response.headers["x-answer"] == "42"
+    assert response.url == stub.url + "/token"
+
+
+def test_json_body_is_sent_as_json(serve: Serve, client: HttpClient) -> None:
+    stub = serve(Reply.json({}))
+    client.request("POST", stub.url + "/v1:generateIdToken", what=WHAT, json_body={"a": [1]})
+    ((_, _, headers, body),) = stub.requests
+    assert headers["Content-Type"] == "application/json"
+    assert json.loads(body) == {"a": [1]}
+
+
+# --- retries ----------------------------------------------------------------------------------
+def test_503_503_200_takes_three_requests_and_two_backoff_sleeps(
+    serve: Serve, client: HttpClient, sleeps: list[float]
+) -> None:
+    stub = serve(Reply(503), Reply(503), Reply.json({"id_token": "t"}))
+    response = client.request("POST", stub.url + "/token", what=WHAT, data={"a": "b"})
+    assert response.status == 200
+    assert response.json_field("id_token", WHAT) == "t"
+    assert len(stub.requests) == 3
+    assert [body for _, _, _, body in stub.requests] == [b"a=b"] * 3
+    assert len(sleeps) == 2
+    assert_backoff(sleeps[0], 1)
+    assert_backoff(sleeps[1], 2)
+
+
+@pytest.mark.parametrize("status", [429, 500, 502, 503, 504])
+def test_429_and_5xx_are_retried(
+    serve: Serve, client: HttpClient, sleeps: list[float], status: int
+) -> None:
+    stub = serve(Reply(status), Reply.json({}))
+    assert client.request("GET", stub.url, what=WHAT).status == 200
+    assert len(stub.requests) == 2
+    assert len(sleeps) == 1
+
+
+def test_500_three_times_returns_the_last_500_after_three_tries(
+    serve: Serve, client: HttpClient, sleeps: list[float]
+) -> None:
+    stub = serve(Reply(500, b"first"), Reply(500, b"second"), Reply(500, b"third"))
+    response = client.request("GET", stub.url, what=WHAT)
+    assert (response.status, response.body) == (500, b"third")
+    assert len(stub.requests) == 3
+    assert len(sleeps) == 2, "no sleep after the last try"
+
+
+@pytest.mark.parametrize("status", [400, 401, 403, 404, 409])
+def test_other_4xx_are_answers_not_retried(
+    serve: Serve, client: HttpClient, sleeps: list[float], status: int
+) -> None:
+    stub = serve(Reply.json({"error": "invalid_grant"}, status=status), Reply.json({}))
+    response = client.request("POST", stub.url, what=WHAT)
+    assert response.status == status
+    assert response.json() == {"error": "invalid_grant"}
+    assert len(stub.requests) == 1
+    assert sleeps == []
+
+
+@pytest.mark.parametrize(
+    ("client_tries", "call_tries", "expected"), [(1, None, 1), (3, 1, 1), (3, 5, 5), (2, None, 2)]
+)
+def test_tries_bounds_the_attempts(
+    serve: Serve,
+    sleeps: list[float],
+    client_tries: int,
+    call_tries: int | None,
+    expected: int,
+) -> None:
+    """``tries`` on the call overrides the client's."""
+    stub = serve(Reply(503))
+    client = HttpClient(timeout=2.0, tries=client_tries, sleep=sleeps.append)
+    response = client.request("GET", stub.url, what=WHAT, tries=call_tries)
+    assert response.status == 503
+    assert len(stub.requests) == expected
+    assert len(sleeps) == expected - 1
+
+
+def test_a_numeric_retry_after_is_honoured(
+    serve: Serve, client: HttpClient, sleeps: list[float]
+) -> None:
+    stub = serve(Reply(429, headers={"Retry-After": "2"}), Reply(503, headers={"Retry-After": "0"}))
+    client.request("GET", stub.url, what=WHAT)
+    assert sleeps == [2.0, 0.0]
+
+
+def test_a_retry_after_of_3600_is_capped_to_10_seconds(
+    serve: Serve, client: HttpClient, sleeps: list[float]
+) -> None:
+    stub = serve(Reply(503, headers={"Retry-After": "3600"}), Reply.json({}))
+    assert client.request("GET", stub.url, what=WHAT).status == 200
+    assert sleeps == [10.0]
+
+
+@pytest.mark.parametrize("retry_after", ["Wed, 21 Oct 2015 07:28:00 GMT", "soon", "1.5", "-1"])
+def test_a_non_numeric_retry_after_is_ignored_for_the_backoff(
+    serve: Serve, sleeps: list[float], retry_after: str
+) -> None:
+    stub = serve(Reply(503, headers={"Retry-After": retry_after}), Reply.json({}))
+    client = HttpClient(timeout=2.0, backoff=0.25, sleep=sleeps.append)
+    assert client.request("GET", stub.url, what=WHAT).status == 200
+    assert len(sleeps) == 1
+    assert_backoff(sleeps[0], 1, backoff=0.25)
+
+
+def test_a_retry_after_of_unicode_digits_is_ignored_for_the_backoff(
+    serve: Serve, client: HttpClient, sleeps: list[float]
+) -> None:
+    """A header is latin-1: byte 0xB2 arrives as '²', which is not a number of seconds."""
+    stub = serve(Reply(503, headers={"Retry-After": "\u00b2"}), Reply.json({}))
+    assert client.request("GET", stub.url, what=WHAT).status == 200
+    assert len(sleeps) == 1
+    assert_backoff(sleeps[0], 1)
+
+
+def test_redirects_are_returned_not_followed(serve: Serve, client: HttpClient) -> None:
+    stub = serve(Reply(302, headers={"Location": "/elsewhere"}), Reply.json({"followed": True}))
+    response = client.request("GET", stub.url + "/start", what=WHAT)
+    assert response.status == 302
+    assert response.headers["Location"] == "/elsewhere"
+    assert [path for _, path, _, _ in stub.requests] == ["/start"]
+
+
+def test_debug_lines_name_each_try_but_never_the_query_string(
+    serve: Serve, sleeps: list[float]
+) -> None:
+    lines: list[str] = []
+    client = HttpClient(timeout=2.0, sleep=sleeps.append, debug=lines.append)
+    stub = serve(Reply(503), Reply.json({}))
+    url = f"{stub.url}/callback?code=secret-code&access_token={SECRET}"
+    client.request("GET", url, what=WHAT, params={"key": "api-key-value"})
+    assert lines == [
+        f"GET {stub.url}/callback ({WHAT}, try 1/3)",
+        f"{WHAT} answered 503; retrying",
+        f"GET {stub.url}/callback ({WHAT}, try 2/3)",
+    ]
+    # The query was sent all the same.
+    path = stub.requests[0][1]
+    assert "code=secret-code" in path and "key=api-key-value" in path
+
+
+# --- when nothing got through -----------------------------------------------------------------
+def test_connection_refused_is_retried_then_a_transport_error_naming_host_and_what(
+    sleeps: list[float],
+) -> None:
+    port = free_port()
+    client = HttpClient(timeout=2.0, tries=3, sleep=sleeps.append)
+    url = f"http://127.0.0.1:{port}/token?refresh_token={SECRET}"
+    with pytest.raises(TransportError) as caught:
+        client.request("POST", url, what=WHAT)
+    assert str(caught.value) == f"could not reach {WHAT} at 127.0.0.1:{port}: connection refused"
+    assert caught.value.exit_code == 1
+    assert isinstance(caught.value.__cause__, requests.ConnectionError)
+    assert len(sleeps) == 2
+    assert_backoff(sleeps[0], 1)
+    assert_backoff(sleeps[1], 2)
+
+
+def test_a_timeout_is_retried_then_a_transport_error(sleeps: list[float]) -> None:
+    client = HttpClient(timeout=0.2, tries=2, sleep=sleeps.append)
+    with StubServer(Reply(200, delay=0.6)) as stub:
+        with pytest.raises(TransportError) as caught:
+            client.request("GET", stub.url + "/computeMetadata", what="the metadata server")
+        assert len(stub.requests) == 2
+    host = stub.url.removeprefix("http://")
+    assert str(caught.value) == f"could not reach the metadata server at {host}: timed out"
+    assert len(sleeps) == 1
+
+
+def test_connect_timeout_does_not_lengthen_the_read_timeout(sleeps: list[float]) -> None:
+    client = HttpClient(timeout=0.2, tries=1, sleep=sleeps.append)
+    with (
+        StubServer(Reply(200, delay=0.6)) as stub,
+        pytest.raises(TransportError, match="timed out"),
+    ):
+        client.request("GET", stub.url, what=WHAT, connect_timeout=5.0)
+
+
+def test_connect_timeout_does_not_shorten_the_read_timeout() -> None:
+    client = HttpClient(timeout=2.0, tries=1)
+    with StubServer(Reply.json({"late": True}, delay=0.3)) as stub:
+        response = client.request("GET", stub.url, what=WHAT, connect_timeout=0.05)
+    assert response.json() == {"late": True}
+
+
+def test_a_host_that_does_not_resolve_is_host_name_not_found() -> None:
+    host = "no-such-host.invalid"  # RFC 6761: never resolves
+    client = HttpClient(timeout=2.0, tries=1)
+    with pytest.raises(TransportError) as caught:
+        client.request("GET", f"http://{host}/", what="the IAM credentials API")
+    assert str(caught.value) == (
+        f"could not reach the IAM credentials API at {host}: host name not found"
+    )
+
+
+def test_a_server_that_hangs_up_is_connection_failed(sleeps: list[float]) -> None:
+    client = HttpClient(timeout=2.0, tries=2, sleep=sleeps.append)
+    with hanging_up() as (url, accepted), pytest.raises(TransportError) as caught:
+        client.request("GET", url, what=WHAT)
+    host = url.removeprefix("http://")
+    assert str(caught.value) == f"could not reach {WHAT} at {host}: connection failed"
+    assert len(accepted) == 2
+    assert len(sleeps) == 1
+
+
+# --- 2xx bodies -------------------------------------------------------------------------------
+def test_json_object_and_json_field_read_a_google_answer(serve: Serve) -> None:
+    response = fetch(serve, Reply.json({"id_token": "eyJ.x.y", "expires_in": 3599}))
+    assert response.json_object(WHAT) == {"id_token": "eyJ.x.y", "expires_in": 3599}
+    assert response.json_field("id_token", WHAT) == "eyJ.x.y"
+
+
+def test_a_captive_portal_page_is_a_protocol_error_without_the_page(serve: Serve) -> None:
+    page = f"<html><p>Hotel WiFi portal: sign in</p><!-- {SECRET} --></html>"
+    response = fetch(serve, Reply.html(page))
+    with pytest.raises(ValueError):
+        response.json()
+    for read in (lambda: response.json_object(WHAT), lambda: response.json_field("token", WHAT)):
+        with pytest.raises(ProtocolError) as caught:
+            read()
+        message = str(caught.value)
+        assert message == f"{WHAT} answered 200 with a body of type text/html, not a JSON object"
+        assert "portal" not in message and SECRET not in message and "charset" not in message
+
+
+@pytest.mark.parametrize(
+    ("reply", "kind"),
+    [
+        (Reply.json([SECRET, "id_token"]), "application/json"),
+        (Reply.json(SECRET), "application/json"),
+        (Reply.json(None), "application/json"),
+        (Reply(200, b"\xff\xfe" + SECRET.encode(), {"Content-Type": "text/plain"}), "text/plain"),
+        (Reply(200, SECRET.encode()), "a body"),
+        (Reply(200), "an empty body"),
+    ],
+    ids=["list", "string", "null", "not-utf8", "no-content-type", "empty"],
+)
+def test_a_2xx_body_that_is_not_a_json_object_is_a_protocol_error(
+    serve: Serve, reply: Reply, kind: str
+) -> None:
+    response = fetch(serve, reply)
+    with pytest.raises(ProtocolError) as caught:
+        response.json_object("the metadata server")
+    message = str(caught.value)
+    assert message.startswith("the metadata server answered 200 with ")
+    assert kind in message
+    assert SECRET not in message
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"access_token": SECRET},
+        {"id_token": "", "access_token": SECRET},
+        {"id_token": None},
+        {"id_token": 123},
+        {"id_token": [SECRET]},
+        {"id_token": {"value": SECRET}},
+    ],
+    ids=["missing", "empty", "null", "number", "list", "object"],
+)
+def test_a_missing_empty_or_non_string_field_is_a_protocol_error(
+    serve: Serve, payload: dict[str, object]
+) -> None:
+    response = fetch(serve, Reply.json(payload))
+    with pytest.raises(ProtocolError) as caught:
+        response.json_field("id_token", "the IAM credentials API")
+    assert str(caught.value) == "the IAM credentials API returned no id_token"
+
+
+# --- error answers ----------------------------------------------------------------------------
+@pytest.mark.parametrize("status", [200, 201, 204, 299])
+def test_raise_for_error_passes_2xx(serve: Serve, status: int) -> None:
+    raise_for_error(fetch(serve, Reply(status)), WHAT, "hint")
+
+
+def test_an_oauth_error_body_becomes_error_and_description(serve: Serve) -> None:
+    reply = Reply.json(
+        {"error": "invalid_grant", "error_description": "Token has been expired or revoked."},
+        status=400,
+    )
+    with pytest.raises(OAuthError) as caught:
+        raise_for_error(fetch(serve, reply), "the token refresh", "run `flyte-iap` again to log in")
+    assert (caught.value.error, caught.value.status) == ("invalid_grant", 400)
+    assert str(caught.value) == (
+        "the token refresh failed (400): invalid_grant: Token has been expired or revoked.\n"
+        "run `flyte-iap` again to log in"
+    )
+
+
+def test_an_oauth_error_without_description_or_hint_ends_at_the_code(serve: Serve) -> None:
+    with pytest.raises(OAuthError) as caught:
+        raise_for_error(fetch(serve, Reply.json({"error": "invalid_client"}, status=401)), WHAT)
+    assert str(caught.value) == f"{WHAT} failed (401): invalid_client"
+    assert (caught.value.error, caught.value.status) == ("invalid_client", 401)
+
+
+@pytest.mark.parametrize(
+    ("error", "code"),
+    [
+        (
+            {"code": 403, "message": "Permission denied", "status": "PERMISSION_DENIED"},
+            "PERMISSION_DENIED",
+        ),
+        ({"code": 404, "message": "Permission denied"}, "404"),
+        ({"message": "Permission denied"}, "403"),
+    ],
+    ids=["status", "code-only", "neither"],
+)
+def test_a_google_api_error_body_becomes_status_and_message(
+    serve: Serve, error: dict[str, object], code: str
+) -> None:
+    response = fetch(serve, Reply.json({"error": error}, status=403))
+    with pytest.raises(OAuthError) as caught:
+        raise_for_error(response, "generateIdToken", "grant roles/iam.serviceAccountTokenCreator")
+    assert (caught.value.error, caught.value.status) == (code, 403)
+    assert str(caught.value) == (
+        f"generateIdToken failed (403): {code}: Permission denied\n"
+        "grant roles/iam.serviceAccountTokenCreator"
+    )
+
+
+def test_an_html_error_body_gives_http_status_and_its_first_line(serve: Serve) -> None:
+    page = "\n\n<html><title>502 Bad Gateway</title>\n<body>upstream went away</body></html>\n"
+    first = "<html><title>502 Bad Gateway</title>"
+    response = fetch(serve, Reply.html(page, status=502))
+    assert describe_error(response) == ("HTTP 502", first)
+    with pytest.raises(OAuthError) as caught:
+        raise_for_error(response, WHAT)
+    assert (caught.value.error, caught.value.status) == ("HTTP 502", 502)
+    assert str(caught.value) == f"{WHAT} failed (502): HTTP 502: {first}"
+    assert "upstream" not in str(caught.value)
+
+
+def test_a_long_first_line_is_cut_at_200_characters(serve: Serve) -> None:
+    line = "".join(f"{i % 10}" for i in range(500))
+    code, description = describe_error(fetch(serve, Reply.html(line + "\nsecond", status=500)))
+    assert code == "HTTP 500"
+    assert description == line[:200]
+
+
+@pytest.mark.parametrize(
+    ("reply", "expected"),
+    [
+        (Reply(500), ("HTTP 500", "")),
+        (Reply(503, b"   \n\n  "), ("HTTP 503", "")),
+        (Reply.json({"message": "nope"}, status=400), ("HTTP 400", '{"message": "nope"}')),
+        (Reply.json(["a", "b"], status=400), ("HTTP 400", '["a", "b"]')),
+        (Reply.json({"error": 7}, status=400), ("HTTP 400", '{"error": 7}')),
+    ],
+    ids=["empty", "blank", "no-error-field", "list", "error-not-string-or-object"],
+)
+def test_an_error_body_without_google_error_falls_back_to_the_status(
+    serve: Serve, reply: Reply, expected: tuple[str, str]
+) -> None:
+    assert describe_error(fetch(serve, reply)) == expected
+
+
+def test_an_empty_error_body_has_no_trailing_colon(serve: Serve) -> None:
+    with pytest.raises(OAuthError) as caught:
+        raise_for_error(fetch(serve, Reply(500)), WHAT)
+    assert str(caught.value) == f"{WHAT} failed (500): HTTP 500"
+
+
+# --- FLYTE_IAP_HTTP_TIMEOUT -------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({}, 10.0),
+        ({"FLYTE_IAP_HTTP_TIMEOUT": "2.5"}, 2.5),
+        ({"FLYTE_IAP_HTTP_TIMEOUT": " 30 "}, 30.0),
+    ],
+)
+def test_http_timeout_reads_the_environment(env: dict[str, str], expected: float) -> None:
+    assert http_timeout(env) == expected
+
+
+@pytest.mark.parametrize("raw", ["abc", "0", "-1", "-0", "inf", "nan", "1e400", ""])
+def test_http_timeout_that_is_not_a_positive_number_is_a_usage_error(raw: str) -> None:
+    with pytest.raises(UsageError) as caught:
+        http_timeout({"FLYTE_IAP_HTTP_TIMEOUT": raw})
+    assert caught.value.exit_code == 2
+    assert str(caught.value).startswith(f"FLYTE_IAP_HTTP_TIMEOUT is {raw!r}: ")
