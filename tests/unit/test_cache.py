@@ -14,10 +14,16 @@ from pathlib import Path
 
 import pytest
 
-from flyte_iap.cache.entry import Entry, ServiceAccountEntry, UserEntry, entry_from_record
+from flyte_iap.cache.entry import (
+    Entry,
+    ServiceAccountEntry,
+    UserEntry,
+    entry_from_record,
+    entry_name,
+    metadata_alias_name,
+)
 from flyte_iap.cache.keyring_store import UserStore
 from flyte_iap.cache.lock import FileLock, NoLock
-from flyte_iap.cache.names import entry_name, metadata_alias_name
 from flyte_iap.cache.store import TokenCache, default_cache_dir
 from flyte_iap.errors import CacheError
 from flyte_iap.tokens.fresh import fresh_or_fetch

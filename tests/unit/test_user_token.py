@@ -12,9 +12,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from flyte_iap.cache.entry import UserEntry
+from flyte_iap.cache.entry import UserEntry, user_entry_name
 from flyte_iap.cache.keyring_store import UserStore
-from flyte_iap.cache.names import user_entry_name
 from flyte_iap.cache.store import TokenCache
 from flyte_iap.console import Console
 from flyte_iap.emulator import Emulator, EmulatorConfig

@@ -1,4 +1,6 @@
-"""What one cache entry holds, typed: a service account's token or a person's login.
+"""What one cache entry holds, typed, and what every cache file is called.
+
+An entry is a service account's token or a person's login.
 
 The file format (docs/design.md, "Cache") is a JSON object; :func:`entry_from_record`
 reads one leniently (a field of the wrong type reads as absent) and ``record`` writes
@@ -8,13 +10,54 @@ one. Plain classes, not dataclasses: this module is on the fast path, where impo
 
 from __future__ import annotations
 
-from flyte_iap.cache.names import service_account_entry_name, user_entry_name
-
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
 SECRET_FIELDS = ("refresh_token", "client_secret")
+
+
+# --- names: the file of every entry, decided here and nowhere else ---------------------
+_SAFE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.@-")
+_LONGEST = 180
+
+
+def entry_name(kind: str, *parts: str) -> str:
+    """A readable, unambiguous file name for an identity, e.g. ``sa_ci@p.iam…_aud``.
+
+    Characters outside ``[A-Za-z0-9.@-]`` are %-escaped (``_`` too, as it is the
+    separator). Very long names fall back to a digest.
+    """
+    escaped = ["".join(c if c in _SAFE else f"%{ord(c):02X}" for c in part) for part in parts]
+    name = "_".join([kind, *escaped])
+    if len(name) > _LONGEST:
+        import hashlib
+
+        name = f"{kind}_{hashlib.sha256(name.encode()).hexdigest()[:40]}"
+    return name
+
+
+def user_entry_name(desktop_client_id: str, audience: str) -> str:
+    """A person's login with one desktop client, for one IAP audience."""
+    return entry_name("user", desktop_client_id, audience)
+
+
+def service_account_entry_name(principal: str, audience: str) -> str:
+    """A service account's token for one audience."""
+    return entry_name("sa", principal, audience)
+
+
+def metadata_lock_name(host: str, audience: str) -> str:
+    """The lock of a metadata-server token, taken before its account is known."""
+    return entry_name("sa-metadata", host, audience)
+
+
+def metadata_alias_name(host: str) -> str:
+    """The entry that remembers which service account a metadata server speaks for."""
+    return entry_name("metadata", host)
+
+
+# --- entries ------------------------------------------------------------------------------
 
 
 class Entry:

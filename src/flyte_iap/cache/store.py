@@ -17,8 +17,7 @@ import json
 import os
 import sys
 
-from flyte_iap.cache.entry import entry_from_record
-from flyte_iap.cache.names import metadata_alias_name
+from flyte_iap.cache.entry import entry_from_record, metadata_alias_name
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

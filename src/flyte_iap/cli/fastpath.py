@@ -13,8 +13,7 @@ import time
 
 from flyte_iap.cache.store import TokenCache, default_cache_dir
 from flyte_iap.cli.options import TOKEN_COMMANDS, USER_TOKEN_COMMAND, parse_simple
-from flyte_iap.tokens.fresh import fresh_entry
-from flyte_iap.tokens.lookup import service_account_key, user_key
+from flyte_iap.tokens.lookup import fresh_entry, service_account_key, user_key
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

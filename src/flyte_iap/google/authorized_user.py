@@ -7,9 +7,9 @@ mint a service account's ID token.
 from __future__ import annotations
 
 from flyte_iap.errors import CredentialsError
+from flyte_iap.google.adc import CredentialsFile
 from flyte_iap.google.credentials import Credentials
 from flyte_iap.google.endpoints import Endpoints
-from flyte_iap.google.files import CredentialsFile
 from flyte_iap.transport import HttpClient, raise_for_error
 
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from flyte_iap.errors import CredentialsError
+from flyte_iap.google.adc import CredentialsFile
 from flyte_iap.google.authorized_user import AuthorizedUser
 from flyte_iap.google.credentials import Credentials
 from flyte_iap.google.endpoints import Endpoints
 from flyte_iap.google.external_account import ExternalAccount
-from flyte_iap.google.files import CredentialsFile
 from flyte_iap.google.metadata import MetadataServer
 from flyte_iap.google.service_account_key import ServiceAccountKey
 from flyte_iap.transport import HttpClient

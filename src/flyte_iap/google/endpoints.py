@@ -3,13 +3,13 @@
 See docs/design.md, "Endpoints and environment".
 
 The environment is passed in, never read at import time, so one call can be
-pointed elsewhere (Private Service Connect, the emulator, a test). Light on
-purpose: the fast path asks it for the metadata host.
+pointed elsewhere (Private Service Connect, the emulator, a test).
 """
 
 from __future__ import annotations
 
 from flyte_iap.errors import UsageError
+from flyte_iap.google.adc import metadata_host
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -23,13 +23,7 @@ DEFAULTS = {
     "FLYTE_IAP_REVOKE_URI": "https://oauth2.googleapis.com/revoke",
     "FLYTE_IAP_CERTS_URI": "https://www.googleapis.com/oauth2/v1/certs",
 }
-DEFAULT_METADATA_HOST = "metadata.google.internal"
 CLOUD_PLATFORM_SCOPE = "https://www.googleapis.com/auth/cloud-platform"
-
-
-def metadata_host(env: Mapping[str, str]) -> str:
-    """``GCE_METADATA_HOST``, as google-auth reads it, else Google's metadata host."""
-    return env.get("GCE_METADATA_HOST") or DEFAULT_METADATA_HOST
 
 
 def is_loopback(host: str) -> bool:

@@ -10,9 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 from flyte_iap.errors import CredentialsError
+from flyte_iap.google.adc import CredentialsFile
 from flyte_iap.google.credentials import Credentials
 from flyte_iap.google.endpoints import CLOUD_PLATFORM_SCOPE, Endpoints
-from flyte_iap.google.files import CredentialsFile
 from flyte_iap.google.impersonation import generate_id_token
 from flyte_iap.transport import HttpClient
 

@@ -8,9 +8,9 @@ from collections.abc import Mapping
 from urllib.parse import quote
 
 from flyte_iap.errors import CredentialsError, ProtocolError
+from flyte_iap.google.adc import find_credentials_file
 from flyte_iap.google.dispatch import credentials_for
 from flyte_iap.google.endpoints import Endpoints
-from flyte_iap.google.files import find_credentials_file
 from flyte_iap.google.metadata import MetadataServer
 from flyte_iap.transport import HttpClient, raise_for_error
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 import time
 
 from flyte_iap.errors import CredentialsError
+from flyte_iap.google.adc import CredentialsFile
 from flyte_iap.google.credentials import Credentials
 from flyte_iap.google.endpoints import CLOUD_PLATFORM_SCOPE, Endpoints, check_url
-from flyte_iap.google.files import CredentialsFile
 from flyte_iap.transport import HttpClient, raise_for_error
 
 JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"

@@ -1,10 +1,12 @@
 """Fresh or fetch: the one way a token is served from the cache or fetched into it.
 
-lock → load → fresh? → fetch → store. Light (the fast path uses
-:func:`fresh_entry`); the use cases pass in what differs between them.
+lock → load → fresh? → fetch → store. The first look is ``lookup.fresh_entry``,
+which the fast path uses alone; the use cases pass in what differs between them.
 """
 
 from __future__ import annotations
+
+from flyte_iap.tokens.lookup import fresh_entry
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -15,12 +17,6 @@ if TYPE_CHECKING:
     from flyte_iap.tokens.lookup import CacheKey
 
     Fetch = Callable[[Entry | None], Entry]
-
-
-def fresh_entry(cache: TokenCache, name: str | None, margin: float, now: float) -> Entry | None:
-    """The cached entry ``name`` if it has more than ``margin`` seconds left at ``now``."""
-    entry = cache.load(name) if name else None
-    return entry if entry is not None and entry.is_fresh(margin, now) else None
 
 
 def fresh_or_fetch(

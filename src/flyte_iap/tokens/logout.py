@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from flyte_iap.cache.entry import user_entry_name
 from flyte_iap.cache.keyring_store import UserStore
-from flyte_iap.cache.names import user_entry_name
 from flyte_iap.errors import FlyteIapError
 from flyte_iap.google.endpoints import Endpoints
 from flyte_iap.google.oauth import UserClient

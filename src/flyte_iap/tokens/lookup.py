@@ -1,4 +1,4 @@
-"""Which cache entry a request is answered from, found with no network and no heavy imports.
+"""Which cache entry answers a request, and whether it is fresh: no network, no heavy imports.
 
 Used by the fast path before click is even imported, and by the use cases
 before and after they take the cache lock: keeping it here is what lets
@@ -9,18 +9,18 @@ from __future__ import annotations
 
 import os
 
-from flyte_iap.cache.names import (
+from flyte_iap.cache.entry import (
     metadata_lock_name,
     service_account_entry_name,
     user_entry_name,
 )
-from flyte_iap.google.endpoints import metadata_host
-from flyte_iap.google.files import principal_of_file
+from flyte_iap.google.adc import metadata_host, principal_of_file
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
+    from flyte_iap.cache.entry import Entry
     from flyte_iap.cache.store import TokenCache
 
 
@@ -64,3 +64,9 @@ def service_account_key(
     email = cache.metadata_email(host)
     lock = metadata_lock_name(host, audience)
     return CacheKey(service_account_entry_name(email, audience) if email else None, lock)
+
+
+def fresh_entry(cache: TokenCache, name: str | None, margin: float, now: float) -> Entry | None:
+    """The cached entry ``name`` if it has more than ``margin`` seconds left at ``now``."""
+    entry = cache.load(name) if name else None
+    return entry if entry is not None and entry.is_fresh(margin, now) else None

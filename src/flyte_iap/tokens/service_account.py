@@ -14,10 +14,10 @@ from dataclasses import dataclass
 
 from flyte_iap.cache.entry import Entry, ServiceAccountEntry
 from flyte_iap.errors import UsageError
+from flyte_iap.google.adc import find_credentials_file
 from flyte_iap.google.claims import check_id_token
 from flyte_iap.google.dispatch import credentials_for
 from flyte_iap.google.endpoints import Endpoints
-from flyte_iap.google.files import find_credentials_file
 from flyte_iap.google.metadata import MetadataServer
 from flyte_iap.tokens.fresh import fresh_or_fetch
 from flyte_iap.tokens.lookup import service_account_key

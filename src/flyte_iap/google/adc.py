@@ -1,7 +1,9 @@
-"""Google credential files (a key, a person's ADC, a federation file): found, read, named.
+"""Application Default Credentials: where this machine's Google credentials are.
 
-Light on purpose (``os``, ``sys``, ``json`` only): the fast path asks
-:func:`principal_of_file` whose token a cached entry would hold.
+A credentials file (a key, a person's ADC, a federation file), found, read and
+named; else the metadata server, at :func:`metadata_host`. Light on purpose
+(``os``, ``sys``, ``json`` only): the fast path asks :func:`principal_of_file`
+and :func:`metadata_host` which cached entry would hold the token.
 """
 
 from __future__ import annotations
@@ -9,8 +11,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-
-from flyte_iap.errors import CredentialsError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -24,6 +24,12 @@ KNOWN_TYPES = (
     "impersonated_service_account",
 )
 _IMPERSONATION_SUFFIX = ":generateAccessToken"
+DEFAULT_METADATA_HOST = "metadata.google.internal"
+
+
+def metadata_host(env: Mapping[str, str]) -> str:
+    """``GCE_METADATA_HOST``, as google-auth reads it, else Google's metadata host."""
+    return env.get("GCE_METADATA_HOST") or DEFAULT_METADATA_HOST
 
 
 class CredentialsFile:
@@ -59,7 +65,7 @@ class CredentialsFile:
         """A required string field, or a CredentialsError naming the file."""
         value = self.info.get(name)
         if not isinstance(value, str) or not value:
-            raise CredentialsError(
+            raise _error(
                 f"credentials file {self.label} has no {name!r}; "
                 "download a new key or run `gcloud auth application-default login` again"
             )
@@ -78,31 +84,12 @@ def impersonation_target(info: Mapping[str, object]) -> str | None:
 def load_credentials_file(path: str, origin: str) -> CredentialsFile:
     """Read and parse ``path``; a missing, empty or non-JSON file is a CredentialsError."""
     label = f"{path} (from {origin})"
-    try:
-        with open(path, "rb") as f:
-            raw = f.read()
-    except FileNotFoundError:
-        raise CredentialsError(f"credentials file {label} does not exist; check the path") from None
-    except IsADirectoryError:
-        raise CredentialsError(
-            f"credentials file {label} is a directory, not a JSON file"
-        ) from None
-    except OSError as exc:
-        raise CredentialsError(f"cannot read credentials file {label}: {exc.strerror}") from exc
-    if not raw.strip():
-        raise CredentialsError(f"credentials file {label} is empty; download the key again")
-    try:
-        info = json.loads(raw)
-    except ValueError:
-        raise CredentialsError(
-            f"credentials file {label} is not JSON; expected a key file downloaded from "
-            "IAM > Service accounts > Keys"
-        ) from None
-    if not isinstance(info, dict):
-        raise CredentialsError(f"credentials file {label} is JSON but not an object")
+    info = _read(path, label)
+    if isinstance(info, str):
+        raise _error(info)
     result = CredentialsFile(path, origin, info)
     if result.type not in KNOWN_TYPES:
-        raise CredentialsError(
+        raise _error(
             f"credentials file {label} has type {result.type or 'none'!r}; expected one of "
             + ", ".join(KNOWN_TYPES)
         )
@@ -111,10 +98,41 @@ def load_credentials_file(path: str, origin: str) -> CredentialsFile:
 
 def principal_of_file(path: str) -> str | None:
     """The account a credentials file yields tokens for; None if unreadable or not known."""
+    info = _read(path, path)
+    return None if isinstance(info, str) else CredentialsFile(path, "", info).principal
+
+
+def _read(path: str, label: str) -> dict[str, Any] | str:
+    """The JSON object in ``path``, or what is wrong with the file (a message)."""
     try:
-        return load_credentials_file(path, "").principal
-    except CredentialsError:
-        return None
+        with open(path, "rb") as f:
+            raw = f.read()
+    except FileNotFoundError:
+        return f"credentials file {label} does not exist; check the path"
+    except IsADirectoryError:
+        return f"credentials file {label} is a directory, not a JSON file"
+    except OSError as exc:
+        return f"cannot read credentials file {label}: {exc.strerror}"
+    if not raw.strip():
+        return f"credentials file {label} is empty; download the key again"
+    try:
+        info = json.loads(raw)
+    except ValueError:
+        return (
+            f"credentials file {label} is not JSON; expected a key file downloaded from "
+            "IAM > Service accounts > Keys"
+        )
+    if not isinstance(info, dict):
+        return f"credentials file {label} is JSON but not an object"
+    return info
+
+
+def _error(message: str) -> Exception:
+    # Imported here: the fast path reads files through this module, and only a
+    # failure needs the error classes.
+    from flyte_iap.errors import CredentialsError
+
+    return CredentialsError(message)
 
 
 def well_known_adc_path(env: Mapping[str, str]) -> str:
