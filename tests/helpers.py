@@ -32,7 +32,7 @@ from flyte_iap.cli.app import run
 from flyte_iap.cli.options import SERVICE_ACCOUNT_TOKEN_COMMAND, USER_TOKEN_COMMAND
 from flyte_iap.cli.wiring import Wiring
 from flyte_iap.emulator import Emulator, EmulatorConfig
-from flyte_iap.errors import LoginError
+from flyte_iap.errors import FlyteIapError, LoginError
 from flyte_iap.login.loopback import LoopbackServer
 
 from .browsers import browser_env, read_log
@@ -225,6 +225,20 @@ def _with(base: Mapping[str, str], changes: Mapping[str, str]) -> dict[str, str]
         if value == "":
             env.pop(key, None)
     return env
+
+
+def run_manifests(*args: str, stdin: str | None = None) -> tuple[int, str, str]:
+    """``flyte-iap manifests ARGS`` in process, as the main command line reports it:
+    (exit code, stdout, stderr); a FlyteIapError becomes 'flyte-iap: msg' and its code."""
+    from click.testing import CliRunner
+
+    from flyte_iap.cli.manifests import manifests
+
+    result = CliRunner().invoke(manifests, list(args), input=stdin)
+    if isinstance(result.exception, FlyteIapError):
+        return result.exception.exit_code, result.stdout, f"flyte-iap: {result.exception}\n"
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    return result.exit_code, result.stdout, result.stderr
 
 
 class UserCli(Cli):

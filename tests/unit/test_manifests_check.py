@@ -14,10 +14,7 @@ from typing import Any
 
 import pytest
 import yaml
-from click.testing import CliRunner
 
-from flyte_iap.cli.manifests import manifests
-from flyte_iap.errors import FlyteIapError
 from flyte_iap.manifests import (
     ManifestError,
     RenderedSet,
@@ -27,16 +24,9 @@ from flyte_iap.manifests import (
     render,
 )
 
+from ..helpers import run_manifests as run
+
 DOMAIN = "flyte.example.com"
-
-
-def run(*args: str, stdin: str | None = None) -> tuple[int, str, str]:
-    """Invoke the group as the main CLI would: FlyteIapError -> 'flyte-iap: msg', its exit code."""
-    result = CliRunner().invoke(manifests, list(args), input=stdin)
-    if isinstance(result.exception, FlyteIapError):
-        return result.exception.exit_code, result.stdout, f"flyte-iap: {result.exception}\n"
-    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
-    return result.exit_code, result.stdout, result.stderr
 
 
 def rendered() -> RenderedSet:

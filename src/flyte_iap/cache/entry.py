@@ -201,8 +201,8 @@ class UserEntry(Entry):
             record["secrets_in"] = self.secrets_in
         return record
 
-    def without_refresh_token(self) -> UserEntry:
-        """A copy that no longer offers its refresh token (revoked at Google)."""
+    def with_secrets(self, *, refresh_token: str, client_secret: str) -> UserEntry:
+        """A copy holding these secrets (read from the keyring, or one revoked)."""
         return UserEntry(
             desktop_client_id=self.desktop_client_id,
             audience=self.audience,
@@ -210,9 +210,14 @@ class UserEntry(Entry):
             id_token=self.id_token,
             expiry=self.expiry,
             fetched_at=self.fetched_at,
-            client_secret=self.client_secret,
+            refresh_token=refresh_token,
+            client_secret=client_secret,
             secrets_in=self.secrets_in,
         )
+
+    def without_refresh_token(self) -> UserEntry:
+        """A copy that no longer offers its refresh token (revoked at Google)."""
+        return self.with_secrets(refresh_token="", client_secret=self.client_secret)
 
 
 def entry_from_record(record: Mapping[str, object]) -> Entry | None:

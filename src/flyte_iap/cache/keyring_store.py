@@ -35,16 +35,9 @@ class UserStore:
         if entry.secrets_in != IN_KEYRING:
             return entry
         secrets = self._keyring_get(name)
-        return UserEntry(
-            desktop_client_id=entry.desktop_client_id,
-            audience=entry.audience,
-            email=entry.email,
-            id_token=entry.id_token,
-            expiry=entry.expiry,
-            fetched_at=entry.fetched_at,
+        return entry.with_secrets(
             refresh_token=secrets.get("refresh_token", ""),
             client_secret=secrets.get("client_secret", ""),
-            secrets_in=IN_KEYRING,
         )
 
     def save(self, entry: UserEntry) -> None:

@@ -7,21 +7,14 @@ mint a service account's ID token.
 from __future__ import annotations
 
 from flyte_iap.errors import CredentialsError
-from flyte_iap.google.adc import CredentialsFile
-from flyte_iap.google.credentials import Credentials
-from flyte_iap.google.endpoints import Endpoints
-from flyte_iap.transport import HttpClient, raise_for_error
+from flyte_iap.google.credentials import FileCredentials
+from flyte_iap.transport import raise_for_error
 
 
-class AuthorizedUser(Credentials):
+class AuthorizedUser(FileCredentials):
     """Refreshed at the user-flow token endpoint (``FLYTE_IAP_TOKEN_URI``), not at a
     ``token_uri`` in the file as google-auth does: a stray field in a file must not
     send a refresh token elsewhere."""
-
-    def __init__(self, file: CredentialsFile, endpoints: Endpoints, http: HttpClient) -> None:
-        super().__init__(endpoints, http)
-        self.file = file
-        self.source = file.label
 
     def check_can_mint(self) -> None:
         raise CredentialsError(

@@ -14,6 +14,7 @@ the kind for a credentials file. Each kind plays two roles:
 from __future__ import annotations
 
 from flyte_iap.errors import CredentialsError
+from flyte_iap.google.adc import CredentialsFile
 from flyte_iap.google.endpoints import Endpoints
 from flyte_iap.google.impersonation import generate_id_token
 from flyte_iap.transport import HttpClient
@@ -56,3 +57,12 @@ class Credentials:
     def impersonate(self, target: str, audience: str) -> str:
         """An ID token of ``target`` from IAM Credentials, with these credentials as caller."""
         return generate_id_token(self.http, self.endpoints, self.access_token(), target, audience)
+
+
+class FileCredentials(Credentials):
+    """Credentials read from a file (a key, a person's ADC, a federation file)."""
+
+    def __init__(self, file: CredentialsFile, endpoints: Endpoints, http: HttpClient) -> None:
+        super().__init__(endpoints, http)
+        self.file = file
+        self.source = file.label

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flyte_iap.errors import CredentialsError
 from flyte_iap.google.adc import CredentialsFile
 from flyte_iap.google.authorized_user import AuthorizedUser
-from flyte_iap.google.credentials import Credentials
+from flyte_iap.google.credentials import Credentials, FileCredentials
 from flyte_iap.google.endpoints import Endpoints
 from flyte_iap.google.external_account import ExternalAccount
 from flyte_iap.google.metadata import MetadataServer
@@ -28,13 +28,8 @@ def credentials_for(
     return _Unsupported(file, endpoints, http)
 
 
-class _Unsupported(Credentials):
+class _Unsupported(FileCredentials):
     """A known file type this tool does not read (``impersonated_service_account``)."""
-
-    def __init__(self, file: CredentialsFile, endpoints: Endpoints, http: HttpClient) -> None:
-        super().__init__(endpoints, http)
-        self.file = file
-        self.source = file.label
 
     def check_can_mint(self) -> None:
         raise CredentialsError(

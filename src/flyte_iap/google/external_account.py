@@ -11,19 +11,18 @@ from typing import Any
 
 from flyte_iap.errors import CredentialsError
 from flyte_iap.google.adc import CredentialsFile
-from flyte_iap.google.credentials import Credentials
+from flyte_iap.google.credentials import FileCredentials
 from flyte_iap.google.endpoints import CLOUD_PLATFORM_SCOPE, Endpoints
 from flyte_iap.google.impersonation import generate_id_token
 from flyte_iap.transport import HttpClient
 
 
-class ExternalAccount(Credentials):
+class ExternalAccount(FileCredentials):
     """The federated identity, or (with ``service_account_impersonation_url``) the
     service account it impersonates: its :attr:`principal`."""
 
     def __init__(self, file: CredentialsFile, endpoints: Endpoints, http: HttpClient) -> None:
-        super().__init__(endpoints, http)
-        self.file = file
+        super().__init__(file, endpoints, http)
         target = file.principal
         self.source = f"impersonation of {target} via {file.label}" if target else file.label
 

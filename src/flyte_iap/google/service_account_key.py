@@ -10,7 +10,7 @@ import time
 
 from flyte_iap.errors import CredentialsError
 from flyte_iap.google.adc import CredentialsFile
-from flyte_iap.google.credentials import Credentials
+from flyte_iap.google.credentials import FileCredentials
 from flyte_iap.google.endpoints import CLOUD_PLATFORM_SCOPE, Endpoints, check_url
 from flyte_iap.transport import HttpClient, raise_for_error
 
@@ -18,12 +18,11 @@ JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 ASSERTION_LIFETIME = 3600
 
 
-class ServiceAccountKey(Credentials):
+class ServiceAccountKey(FileCredentials):
     """Tokens for the service account whose key is in ``file``."""
 
     def __init__(self, file: CredentialsFile, endpoints: Endpoints, http: HttpClient) -> None:
-        super().__init__(endpoints, http)
-        self.file = file
+        super().__init__(file, endpoints, http)
         self.email = file.field("client_email")
         self.token_uri = check_url(file.field("token_uri"), source=f"token_uri in {file.path}")
         self.source = f"key file {file.path}"
