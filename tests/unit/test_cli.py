@@ -10,6 +10,7 @@ import click
 import pytest
 
 from flyte_iap.cli.app import COMMANDS, cli
+from flyte_iap.cli.manifests import RENDER_OPTIONS
 from flyte_iap.cli.options import SERVICE_ACCOUNT_OPTIONS, USER_OPTIONS
 from flyte_iap.emulator import Emulator
 
@@ -28,9 +29,12 @@ def test_every_option_takes_both_spellings(run_cli: InProcessCli, key: Path) -> 
         "--refresh-margin=60",
     ).token  # fmt: skip
     assert dashed == underscore
-    for option in (*SERVICE_ACCOUNT_OPTIONS, *USER_OPTIONS):
+    for option in (*SERVICE_ACCOUNT_OPTIONS, *USER_OPTIONS):  # the plugin's spelling first
         assert option.spellings[0] == "--" + option.name
         assert option.spellings[-1] == "--" + option.name.replace("_", "-")
+    for option in RENDER_OPTIONS:  # this tool's own: dashed first
+        assert option.spellings[0] == "--" + option.name.replace("_", "-")
+        assert option.spellings[-1] == "--" + option.name
 
 
 @pytest.mark.parametrize(

@@ -10,11 +10,14 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 
 import click
 
 from flyte_iap.cli.app import Group
+from flyte_iap.cli.options import INTEGER, Option
+from flyte_iap.cli.params import click_options
 from flyte_iap.errors import UsageError
 from flyte_iap.manifests import ManifestError, RenderOptions, render
 
@@ -23,15 +26,34 @@ manifests = Group(
     help="Render and check the Kubernetes objects that put Flyte behind GCP IAP.",
 )
 
-_PORT = click.IntRange(1, 65535)
+
+# This tool's own options: dashed first, the underscore spelling accepted too.
+_option = partial(Option, dashed=True)
 
 
-def _opt(name: str, **kwargs: object) -> click.Option:
-    """A dashed option that also accepts the underscore spelling (--static_ip_name)."""
-    spellings = [f"--{name}"]
-    if "-" in name:
-        spellings.append(f"--{name.replace('-', '_')}")
-    return click.Option(spellings, show_default=True, **kwargs)  # type: ignore[arg-type]
+def _port(name: str, help: str, default: str) -> Option:
+    return _option(name, help, kind=INTEGER, default=default, minimum=1, maximum=65535)
+
+
+RENDER_OPTIONS = (
+    _option("domain", "Public host name of Flyte, e.g. flyte.example.com.", required=True),
+    _option("static_ip_name", "Name of the global static IP in GCP.", required=True),
+    _option("iap_oauth_secret", "Secret with IAP client.", default="iap-oauth-client-id"),
+    _option("flyte_namespace", "Namespace of flyteadmin/flyteconsole.", default="flyte"),
+    _option("istio_namespace", "Namespace of the gateway.", default="istio-system"),
+    _option("gateway_release", "Helm release of istio/gateway.", default="istio-ingress"),
+    _option("admin_service", "flyteadmin Service name.", default="flyteadmin"),
+    _port("admin_http_port", "flyteadmin HTTP port.", "80"),
+    _port("admin_grpc_port", "flyteadmin gRPC port.", "81"),
+    _option("console_service", "flyteconsole Service name.", default="flyteconsole"),
+    _port("console_port", "flyteconsole port.", "80"),
+    _option(
+        "output_dir",
+        "Write istio-gateway-values.yaml, manifests.yaml, kustomization.yaml here "
+        "instead of one stream on stdout.",
+        metavar="DIRECTORY",
+    ),
+)
 
 
 @contextmanager
@@ -42,29 +64,9 @@ def _as_usage_errors() -> Iterator[None]:
         raise UsageError(str(exc)) from exc
 
 
-@manifests.command(
-    "render",
-    params=[
-        _opt("domain", required=True, help="Public host name of Flyte, e.g. flyte.example.com."),
-        _opt("static-ip-name", required=True, help="Name of the global static IP in GCP."),
-        _opt("iap-oauth-secret", default="iap-oauth-client-id", help="Secret with IAP client."),
-        _opt("flyte-namespace", default="flyte", help="Namespace of flyteadmin/flyteconsole."),
-        _opt("istio-namespace", default="istio-system", help="Namespace of the gateway."),
-        _opt("gateway-release", default="istio-ingress", help="Helm release of istio/gateway."),
-        _opt("admin-service", default="flyteadmin", help="flyteadmin Service name."),
-        _opt("admin-http-port", default=80, type=_PORT, help="flyteadmin HTTP port."),
-        _opt("admin-grpc-port", default=81, type=_PORT, help="flyteadmin gRPC port."),
-        _opt("console-service", default="flyteconsole", help="flyteconsole Service name."),
-        _opt("console-port", default=80, type=_PORT, help="flyteconsole port."),
-        _opt(
-            "output-dir",
-            type=click.Path(file_okay=False, path_type=Path),
-            help="Write istio-gateway-values.yaml, manifests.yaml, kustomization.yaml here "
-            "instead of one stream on stdout.",
-        ),
-    ],
-)
-def render_command(output_dir: Path | None, **options: object) -> None:
+@manifests.command("render")
+@click_options(RENDER_OPTIONS)
+def render_command(output_dir: str | None, **options: object) -> None:
     """Render the istio/gateway Helm values and the objects of the IAP deployment guide."""
     from flyte_iap.manifests import yaml_io
 
@@ -73,7 +75,7 @@ def render_command(output_dir: Path | None, **options: object) -> None:
         if output_dir is None:
             click.echo(yaml_io.stream(rendered), nl=False)
             return
-        for path in yaml_io.write_output_dir(rendered, output_dir):
+        for path in yaml_io.write_output_dir(rendered, Path(output_dir)):
             click.echo(f"wrote {path}", err=True)
 
 

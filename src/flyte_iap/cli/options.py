@@ -12,9 +12,24 @@ TEXT, FLAG, NUMBER, INTEGER = "text", "flag", "number", "integer"
 
 
 class Option:
-    """A command-line option: ``kind`` is text, flag, number (a float) or integer."""
+    """A command-line option: ``kind`` is text, flag, number (a float) or integer.
 
-    __slots__ = ("default", "help", "kind", "maximum", "metavar", "minimum", "name", "required")
+    ``name`` is its identifier (``webapp_client_id``); it is spelled ``--webapp_client_id``
+    (the plugin's spelling) and ``--webapp-client-id``, the dashed one first with
+    ``dashed`` (this tool's own commands, like ``manifests``).
+    """
+
+    __slots__ = (
+        "dashed",
+        "default",
+        "help",
+        "kind",
+        "maximum",
+        "metavar",
+        "minimum",
+        "name",
+        "required",
+    )
 
     def __init__(
         self,
@@ -26,9 +41,11 @@ class Option:
         default: str | None = None,
         minimum: float | None = None,
         maximum: float | None = None,
-        metavar: str = "TEXT",
+        metavar: str | None = None,
+        dashed: bool = False,
     ) -> None:
         self.name = name
+        self.dashed = dashed
         self.help = help
         self.kind = kind
         self.required = required
@@ -41,7 +58,9 @@ class Option:
     def spellings(self) -> tuple[str, ...]:
         underscore = "--" + self.name
         dashed = underscore.replace("_", "-")
-        return (underscore, dashed) if dashed != underscore else (underscore,)
+        if dashed == underscore:
+            return (underscore,)
+        return (dashed, underscore) if self.dashed else (underscore, dashed)
 
     def convert(self, raw: str) -> str | float | int | None:
         """``raw`` as this option's type, or None when it is not one or out of range."""

@@ -47,12 +47,12 @@ def click_option(option: Option) -> Callable[[F], F]:
             None if option.maximum is None else int(option.maximum),
         )
     # No default=None: click 8.2+ would then stop enforcing required=True.
+    if option.metavar is not None:
+        extra["metavar"] = option.metavar
     if option.default is not None:
         extra["default"] = option.convert(option.default)
-        extra["show_default"] = option.kind in (NUMBER, INTEGER)
-    return click.option(
-        *spellings, required=option.required, metavar=option.metavar, help=option.help, **extra
-    )
+        extra["show_default"] = True
+    return click.option(*spellings, required=option.required, help=option.help, **extra)
 
 
 def _set_verbose(ctx: click.Context, param: click.Parameter, value: bool) -> None:
