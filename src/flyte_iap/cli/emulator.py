@@ -3,42 +3,36 @@
 from __future__ import annotations
 
 import sys
+from functools import partial
 from pathlib import Path
 
 import click
 
+from flyte_iap.cli.options import FLAG, INTEGER, NUMBER, Option
+from flyte_iap.cli.params import click_options
+from flyte_iap.errors import UsageError
+
+_option = partial(Option, dashed=True)
+EMULATOR_OPTIONS = (
+    _option(
+        "port", "Port on 127.0.0.1 (0: any free port).", kind=INTEGER, default="0", minimum=0,
+        maximum=65535,
+    ),
+    _option(
+        "state_dir",
+        "Where to write the sample key and ADC files (default: a new temporary directory).",
+        metavar="DIRECTORY",
+    ),
+    _option("auto_approve", "Approve every consent request at once (for scripts).", kind=FLAG),
+    _option(
+        "exit_after", "Stop after this many seconds (default: at Ctrl-C).", kind=NUMBER,
+        minimum=0, metavar="SECONDS",
+    ),
+)  # fmt: skip
+
 
 @click.command("emulator")
-@click.option(
-    "--port",
-    type=click.IntRange(0, 65535),
-    default=0,
-    show_default=True,
-    help="Port on 127.0.0.1 (0: any free port).",
-)
-@click.option(
-    "--state-dir",
-    "--state_dir",
-    "state_dir",
-    type=click.Path(file_okay=False),
-    default=None,
-    help="Where to write the sample key and ADC files (default: a new temporary directory).",
-)
-@click.option(
-    "--auto-approve",
-    "--auto_approve",
-    "auto_approve",
-    is_flag=True,
-    help="Approve every consent request at once (for scripts).",
-)
-@click.option(
-    "--exit-after",
-    "--exit_after",
-    "exit_after",
-    type=click.FloatRange(min=0),
-    default=None,
-    help="Stop after this many seconds (default: at Ctrl-C).",
-)
+@click_options(EMULATOR_OPTIONS)
 def emulator(
     port: int, state_dir: str | None, auto_approve: bool, exit_after: float | None
 ) -> None:
@@ -51,7 +45,10 @@ def emulator(
     from flyte_iap.emulator import run_emulator
 
     directory = Path(state_dir) if state_dir else Path(tempfile.mkdtemp(prefix="flyte-iap-emu-"))
-    directory.mkdir(parents=True, exist_ok=True)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"--state-dir {str(directory)!r}: {exc.strerror or exc}") from exc
     code = run_emulator(port, directory, auto_approve, exit_after, sys.stdout, sys.stderr)
     if code:
         raise SystemExit(code)
