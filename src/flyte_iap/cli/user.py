@@ -39,12 +39,6 @@ def _user_command(name: str, *, force_login: bool, summary: str) -> click.Comman
         refresh_margin: float,
     ) -> None:
         run = wiring()
-        explicit = desktop_client_secret or run.env.get("FLYTE_IAP_DESKTOP_CLIENT_SECRET")
-        if not explicit and not (desktop_client_secret_gcp_secret_name and project):
-            raise UsageError(
-                f"give {SECRET_NAME.spellings[0]} and {PROJECT.spellings[0]} (the secret in "
-                f"Secret Manager), or {CLIENT_SECRET.spellings[0]}"
-            )
         if cache not in ("file", "keyring"):
             raise UsageError(f"--cache is {cache!r}: use 'file' or 'keyring'")
         request = UserRequest(

@@ -2,12 +2,31 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TypeVar
 
 from flyte_iap.errors import OAuthError, UsageError
 
 T = TypeVar("T")
+
+
+def explicit_secret(client_secret: str | None, env: Mapping[str, str]) -> str | None:
+    """The secret given by ``--desktop_client_secret`` or FLYTE_IAP_DESKTOP_CLIENT_SECRET."""
+    return client_secret or env.get("FLYTE_IAP_DESKTOP_CLIENT_SECRET") or None
+
+
+def require_a_source(explicit: str | None, secret_name: str | None, project: str | None) -> None:
+    """A UsageError unless the secret is given or named in Secret Manager (checked before
+    anything else: the token endpoint will need it)."""
+    if not explicit and not (secret_name and project):
+        raise _no_source()
+
+
+def _no_source() -> UsageError:
+    return UsageError(
+        "give --desktop_client_secret_gcp_secret_name and --project (the secret in Secret "
+        "Manager), or --desktop_client_secret"
+    )
 
 
 class ClientSecret:
@@ -69,8 +88,5 @@ class ClientSecret:
     def _from_secret_manager(self) -> str:
         name, project = self._secret_name, self._project
         if not name or not project:
-            raise UsageError(
-                "the desktop client secret is needed: pass --desktop_client_secret_gcp_secret_name "
-                "and --project, or --desktop_client_secret"
-            )
+            raise _no_source()
         return self._fetch(project, name)

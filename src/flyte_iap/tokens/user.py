@@ -17,7 +17,7 @@ from flyte_iap.errors import FlyteIapError, OAuthError, TransportError
 from flyte_iap.google.endpoints import Endpoints
 from flyte_iap.google.oauth import UserClient, UserTokens
 from flyte_iap.login.flow import LoginSettings, LoginUi, authorize
-from flyte_iap.tokens.client_secret import ClientSecret
+from flyte_iap.tokens.client_secret import ClientSecret, explicit_secret, require_a_source
 from flyte_iap.tokens.fresh import fresh_or_fetch
 from flyte_iap.tokens.lookup import user_key
 from flyte_iap.tokens.services import Services
@@ -55,6 +55,8 @@ def get_user_token(
     ``store`` keeps the login (its secrets in the file cache or the OS keyring);
     ``ui`` is where a login shows its URL and opens the browser.
     """
+    explicit = explicit_secret(request.client_secret, services.env)
+    require_a_source(explicit, request.secret_name, request.project)
 
     def plan() -> Fetch:
         return _Renewal(request, services, store, ui).renew
@@ -158,8 +160,7 @@ class _Renewal:
             return read_secret(project, name, services.env, self.endpoints, services.http)
 
         return ClientSecret(
-            explicit=self.request.client_secret
-            or services.env.get("FLYTE_IAP_DESKTOP_CLIENT_SECRET"),
+            explicit=explicit_secret(self.request.client_secret, services.env),
             cached=saved.client_secret if saved else None,
             secret_name=self.request.secret_name,
             project=self.request.project,
