@@ -74,3 +74,21 @@ class LoginError(FlyteIapError):
 
 class CacheError(FlyteIapError):
     """The token cache could not be locked in time."""
+
+
+#: How much of a text from outside (a server's answer, a token's claim) a message shows.
+SHOWN_LIMIT = 200
+
+
+def shown(text: object, limit: int = SHOWN_LIMIT) -> str:
+    """Text that came from outside, made safe to put in a message.
+
+    A server's ``error_description``, an error body or a token's ``email`` claim may
+    carry ANSI or OSC escapes, newlines or bidi overrides that would rewrite the
+    terminal or forge a line of our own ("flyte-iap: logged in as admin@corp"). Every
+    character that is not printable (controls, line and paragraph separators, format
+    characters) becomes ``?``, and the text is cut to ``limit`` characters.
+    """
+    value = text if isinstance(text, str) else str(text)
+    cleaned = "".join(c if c.isprintable() else "?" for c in value[: limit + 1])
+    return cleaned if len(cleaned) <= limit else cleaned[: limit - 1] + "…"
