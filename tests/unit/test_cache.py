@@ -34,6 +34,7 @@ MARGIN = 300.0
 PRINCIPAL = "ci@project.iam.gserviceaccount.com"
 AUDIENCE = "123-abc.apps.googleusercontent.com"
 CLIENT_ID = "456-desktop.apps.googleusercontent.com"
+VIA = "0123456789abcdef"
 
 posix_only = pytest.mark.skipif(sys.platform == "win32", reason="POSIX file modes")
 
@@ -49,10 +50,12 @@ def sa_entry(
     principal: str = PRINCIPAL,
     audience: str = AUDIENCE,
     source: str = "",
+    via: str = VIA,
 ) -> ServiceAccountEntry:
     return ServiceAccountEntry(
         audience=audience,
         principal=principal,
+        via=via,
         id_token=id_token,
         expiry=expiry,
         fetched_at=int(NOW),
@@ -82,9 +85,12 @@ def user_entry(
 
 
 def write_raw(cache: TokenCache, name: str, text: str) -> None:
-    """Put ``text`` in the file of entry ``name``, as another program (or a bug) might."""
-    os.makedirs(cache.directory, exist_ok=True)
-    Path(cache.path(name)).write_text(text, encoding="utf-8")
+    """Put ``text`` in the file of entry ``name``, as another program (or a bug) might,
+    with the modes this user's own writes have (0700 directory, 0600 file)."""
+    os.makedirs(cache.directory, mode=0o700, exist_ok=True)
+    path = Path(cache.path(name))
+    path.write_text(text, encoding="utf-8")
+    path.chmod(0o600)
 
 
 def with_raw_field(entry: Entry, key: str, literal: str) -> str:
@@ -115,6 +121,7 @@ def test_service_account_entry_round_trips_with_its_exact_record(cache: TokenCac
         "kind": "service_account",
         "audience": AUDIENCE,
         "principal": PRINCIPAL,
+        "via": VIA,
         "id_token": "sa-token",
         "expiry": NOW + 3600,
         "fetched_at": int(NOW),
@@ -176,17 +183,17 @@ def test_user_entry_without_secrets_omits_their_keys_and_names_the_keyring_only_
 
 
 @posix_only
-def test_entry_is_0600_in_a_0700_directory_with_no_temp_file_left(tmp_path: Path) -> None:
+def test_entry_is_0600_in_an_existing_directory_left_as_it_was(tmp_path: Path) -> None:
     directory = tmp_path / "cache"
     directory.mkdir()
-    os.chmod(directory, 0o755)  # a pre-existing, too-open directory is tightened
+    os.chmod(directory, 0o755)  # a directory of ours that others may read, not write
     cache = TokenCache(str(directory))
     entry = sa_entry()
 
     assert cache.store(entry)
     assert cache.store(sa_entry(id_token="second"))  # a rewrite replaces, leaves nothing
 
-    assert stat.S_IMODE(os.stat(directory).st_mode) == 0o700
+    assert stat.S_IMODE(os.stat(directory).st_mode) == 0o755  # never chmod-ed
     assert stat.S_IMODE(os.stat(cache.path(entry.name)).st_mode) == 0o600
     assert os.listdir(directory) == [entry.name + ".json"]
     loaded = cache.load(entry.name)
@@ -205,7 +212,7 @@ def test_a_missing_directory_is_created_0700(tmp_path: Path) -> None:
 
 
 def test_entry_file_names_are_readable_escaped_and_bounded() -> None:
-    assert sa_entry().name == f"sa_{PRINCIPAL}_{AUDIENCE}"
+    assert sa_entry().name == f"sa_{PRINCIPAL}_{AUDIENCE}_{VIA}"
     assert user_entry().name == f"user_{CLIENT_ID}_{AUDIENCE}"
     assert entry_name("sa", "a_b", "c/d") == "sa_a%5Fb_c%2Fd"  # "_" separates, so is escaped
     assert entry_name("sa", "a_b", "c") != entry_name("sa", "a", "b_c")

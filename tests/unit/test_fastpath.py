@@ -13,11 +13,19 @@ from flyte_iap.cache.store import TokenCache
 from flyte_iap.cli.fastpath import cached_token
 from flyte_iap.cli.options import SERVICE_ACCOUNT_OPTIONS, parse_simple
 from flyte_iap.emulator import Emulator
+from flyte_iap.google.adc import source_id
 
 from ..helpers import AUD, SA, USER, InProcessCli, sa_args
 
 NOW = 1_900_000_000.0
 KEY_EMAIL = "ci@p.iam.gserviceaccount.com"
+KEY_INFO = {"type": "service_account", "client_email": KEY_EMAIL}
+#: Who obtained a token: the key file above, or the metadata server of this machine.
+KEY_VIA = source_id(KEY_INFO, {})
+
+
+def metadata_via(host: str = "metadata.google.internal") -> str:
+    return source_id(None, {"GCE_METADATA_HOST": host})
 
 
 @pytest.fixture
@@ -29,7 +37,7 @@ def cache_dir(tmp_path: Path) -> Path:
 def key(tmp_path: Path) -> Path:
     """A key file the fast path reads only for its client_email (no signing here)."""
     path = tmp_path / "key.json"
-    path.write_text(json.dumps({"type": "service_account", "client_email": KEY_EMAIL}))
+    path.write_text(json.dumps(KEY_INFO))
     return path
 
 
@@ -40,10 +48,12 @@ def cache_with(cache_dir: Path, *entries: ServiceAccountEntry | UserEntry) -> To
     return cache
 
 
-def sa_entry(principal: str = KEY_EMAIL, expiry: float = NOW + 3600) -> ServiceAccountEntry:
+def sa_entry(
+    principal: str = KEY_EMAIL, expiry: float = NOW + 3600, via: str = KEY_VIA
+) -> ServiceAccountEntry:
     return ServiceAccountEntry(
         audience=AUD, principal=principal, id_token=f"token-of-{principal}", expiry=expiry,
-        fetched_at=int(NOW),
+        fetched_at=int(NOW), via=via,
     )  # fmt: skip
 
 
@@ -110,18 +120,20 @@ def test_the_metadata_server_entry_is_found_through_its_remembered_email(
     cache_dir: Path,
 ) -> None:
     email = "gke@p.iam.gserviceaccount.com"
-    cache = cache_with(cache_dir, sa_entry(principal=email))
     host = "127.0.0.1:8089"
+    cache = cache_with(cache_dir, sa_entry(principal=email, via=metadata_via(host)))
     assert ask(sa_args(), cache_dir, GCE_METADATA_HOST=host) is None  # never asked before
-    cache.remember_metadata_email(host, email)
+    cache.remember_metadata_email(metadata_via(host), email)
     assert ask(sa_args(), cache_dir, GCE_METADATA_HOST=host) == f"token-of-{email}"
     assert ask(sa_args(), cache_dir, GCE_METADATA_HOST="127.0.0.1:8090") is None
 
 
-def test_impersonation_is_keyed_by_the_target(cache_dir: Path) -> None:
+def test_impersonation_is_keyed_by_the_target_and_the_caller(cache_dir: Path, key: Path) -> None:
     target = "deployer@p.iam.gserviceaccount.com"
-    cache_with(cache_dir, sa_entry(principal=target))
+    cache_with(cache_dir, sa_entry(principal=target, via=metadata_via()))
     assert ask(sa_args(impersonate=target), cache_dir) == f"token-of-{target}"
+    # Another caller (a key file, not the metadata server) does not get that token.
+    assert ask(sa_args(key=key, impersonate=target), cache_dir) is None
 
 
 def test_a_person_entry_is_answered_by_desktop_client_and_audience(cache_dir: Path) -> None:

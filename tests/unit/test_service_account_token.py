@@ -15,6 +15,7 @@ from flyte_iap.cache.store import TokenCache
 from flyte_iap.console import Console
 from flyte_iap.emulator import Emulator
 from flyte_iap.errors import CredentialsError, OAuthError, ProtocolError, UsageError
+from flyte_iap.google.adc import source_id
 from flyte_iap.tokens.service_account import ServiceAccountRequest, get_service_account_token
 from flyte_iap.tokens.services import Services
 from flyte_iap.transport import HttpClient
@@ -96,7 +97,7 @@ def test_the_metadata_server_is_remembered_by_its_real_email(
     entry = get_service_account_token(ServiceAccountRequest(AUD), services)
     email = emulator.config.metadata_email
     verify(emulator, entry.id_token, email)
-    assert seams.cache.metadata_email(emulator.metadata_host) == email
+    assert seams.cache.metadata_email(source_id(None, services.env)) == email
     assert get_service_account_token(ServiceAccountRequest(AUD), services).id_token == (
         entry.id_token
     )

@@ -42,19 +42,29 @@ def user_entry_name(desktop_client_id: str, audience: str) -> str:
     return entry_name("user", desktop_client_id, audience)
 
 
-def service_account_entry_name(principal: str, audience: str) -> str:
-    """A service account's token for one audience."""
-    return entry_name("sa", principal, audience)
+def service_account_entry_name(principal: str, audience: str, via: str) -> str:
+    """A service account's token for one audience, obtained by ``via``.
+
+    ``via`` names the credentials that obtained it (``adc.source_id``: a digest of the
+    key file, or of this machine's metadata server), so a token is served only to the
+    source and caller that got it: never one a metadata server claimed for a key
+    file's account, nor an impersonated token to another caller.
+    """
+    return entry_name("sa", principal, audience, via)
 
 
-def metadata_lock_name(host: str, audience: str) -> str:
+def metadata_lock_name(via: str, audience: str) -> str:
     """The lock of a metadata-server token, taken before its account is known."""
-    return entry_name("sa-metadata", host, audience)
+    return entry_name("sa-metadata", via, audience)
 
 
-def metadata_alias_name(host: str) -> str:
-    """The entry that remembers which service account a metadata server speaks for."""
-    return entry_name("metadata", host)
+def metadata_alias_name(via: str) -> str:
+    """The entry that remembers which service account a metadata server speaks for.
+
+    One per machine (``via`` digests the host and the machine), so two machines that
+    share a home directory never read each other's account.
+    """
+    return entry_name("metadata", via)
 
 
 # --- entries ------------------------------------------------------------------------------
@@ -100,13 +110,15 @@ class Entry:
 
 
 class ServiceAccountEntry(Entry):
-    """A service account's ID token; ``source`` says where it came from (for messages)."""
+    """A service account's ID token; ``source`` says where it came from (for messages),
+    ``via`` which credentials obtained it (part of its name)."""
 
-    __slots__ = ("principal", "source")
+    __slots__ = ("principal", "source", "via")
     kind = "service_account"
 
     principal: str
     source: str
+    via: str
 
     def __init__(
         self,
@@ -116,10 +128,12 @@ class ServiceAccountEntry(Entry):
         id_token: str,
         expiry: float,
         fetched_at: int,
+        via: str,
         source: str = "",
     ) -> None:
         self.audience = audience
         self.principal = principal
+        self.via = via
         self.id_token = id_token
         self.expiry = expiry
         self.fetched_at = fetched_at
@@ -127,14 +141,19 @@ class ServiceAccountEntry(Entry):
 
     @property
     def name(self) -> str:
-        return service_account_entry_name(self.principal, self.audience)
+        return service_account_entry_name(self.principal, self.audience, self.via)
 
     @property
     def who(self) -> str:
         return self.principal or "?"
 
     def record(self) -> dict[str, object]:
-        return {**super().record(), "principal": self.principal, "source": self.source}
+        return {
+            **super().record(),
+            "principal": self.principal,
+            "source": self.source,
+            "via": self.via,
+        }
 
 
 class UserEntry(Entry):
@@ -230,6 +249,7 @@ def entry_from_record(record: Mapping[str, object]) -> Entry | None:
             id_token=_text(record, "id_token"),
             expiry=_number(record, "expiry"),
             fetched_at=_whole(record, "fetched_at"),
+            via=_text(record, "via"),
             source=_text(record, "source"),
         )
     if kind == UserEntry.kind:

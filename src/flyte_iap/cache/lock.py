@@ -2,11 +2,17 @@
 
 The only platform-specific code of the cache: ``fcntl.flock`` on POSIX,
 ``msvcrt.locking`` on Windows (docs/design.md, "Platforms").
+
+A lock that cannot be had at all (a read-only directory, a lock path that is a
+directory, a FIFO or a symbolic link someone planted) is not a reason to fail the
+command: ``on_error`` hears why and the holder goes on unlocked. Only waiting too
+long for another process is an error.
 """
 
 from __future__ import annotations
 
 import os
+import stat
 import sys
 import time
 
@@ -14,20 +20,36 @@ from flyte_iap.errors import CacheError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from types import TracebackType
+
+_FLAGS = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
 
 
 class FileLock:
     """Held between ``__enter__`` and ``__exit__``; waited for up to ``timeout`` seconds."""
 
-    def __init__(self, path: str, timeout: float, poll: float = 0.05) -> None:
+    def __init__(
+        self,
+        path: str,
+        timeout: float,
+        poll: float = 0.05,
+        on_error: Callable[[OSError], None] | None = None,
+    ) -> None:
         self.path = path
         self.timeout = timeout
         self.poll = poll
+        self.on_error = on_error
         self._fd: int | None = None
 
     def __enter__(self) -> FileLock:
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fd = _open(self.path)
+        except OSError as exc:
+            if self.on_error is None:
+                raise
+            self.on_error(exc)
+            return self
         deadline = time.monotonic() + self.timeout
         while not _try_lock(fd):
             if time.monotonic() >= deadline:
@@ -50,6 +72,20 @@ class FileLock:
             _unlock(self._fd)
             os.close(self._fd)
             self._fd = None
+
+
+def _open(path: str) -> int:
+    """The lock file, opened without following a link or blocking on a FIFO."""
+    try:
+        fd = os.open(path, _FLAGS, 0o600)
+    except OSError as exc:
+        if os.path.islink(path):
+            raise OSError(exc.errno, "it is a symbolic link", path) from exc
+        raise
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise OSError(0, "it is not a regular file", path)
+    return fd
 
 
 class NoLock:

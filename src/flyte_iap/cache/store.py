@@ -18,6 +18,7 @@ import os
 import sys
 
 from flyte_iap.cache.entry import entry_from_record, metadata_alias_name
+from flyte_iap.files import NotTrusted, directory_problem, euid, read_small_file
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -32,11 +33,21 @@ ENTRY_VERSION = 1
 def default_cache_dir(env: Mapping[str, str]) -> str:
     """``FLYTE_IAP_CACHE_DIR``, else ``$XDG_CACHE_HOME/flyte-iap``, else ``~/.cache/flyte-iap``.
 
-    On Windows the fallback is ``%LOCALAPPDATA%\\flyte-iap\\cache``.
+    On Windows the fallback is ``%LOCALAPPDATA%\\flyte-iap\\cache``. A relative
+    ``FLYTE_IAP_CACHE_DIR`` is a UsageError: the cache would follow the working
+    directory of whoever runs the command.
     """
     explicit = env.get("FLYTE_IAP_CACHE_DIR")
     if explicit:
-        return os.path.expanduser(explicit)
+        path = os.path.expanduser(explicit)
+        if not os.path.isabs(path):
+            from flyte_iap.errors import UsageError
+
+            raise UsageError(
+                f"FLYTE_IAP_CACHE_DIR is {explicit!r}: give an absolute path (like "
+                "~/.cache/flyte-iap), or unset it"
+            )
+        return path
     if sys.platform == "win32":
         base = env.get("LOCALAPPDATA") or os.path.expanduser("~\\AppData\\Local")
         return os.path.join(base, "flyte-iap", "cache")
@@ -49,21 +60,41 @@ def default_cache_dir(env: Mapping[str, str]) -> str:
 class TokenCache:
     """Entries in one directory; every method tolerates a missing directory.
 
-    ``warn`` hears, once, that the directory cannot be written: the token is then
-    printed uncached rather than the command failing.
+    Trust (docs/design.md, "Cache"): the directory must belong to this user and be
+    writable by nobody else, and an entry must be a regular file of this user that
+    nobody else can read or write (``flyte_iap.files``). A directory that fails this
+    (``FLYTE_IAP_CACHE_DIR=/tmp``, a directory another user made, a group-writable
+    one) is never chmod-ed: entries go to a private subdirectory ``flyte-iap-UID``
+    made in it, and when even that one is not ours the cache is not used. An entry
+    that fails it reads as absent and is replaced by the next write.
+
+    ``warn`` hears, once each, that the directory cannot be written or that something
+    in it is not trusted: the token is then printed uncached rather than the command
+    failing.
     """
 
     def __init__(self, directory: str, warn: Callable[[str], None] | None = None) -> None:
-        self.directory = directory
+        self.requested = directory
         self._warn = warn or (lambda message: None)
-        self._warned_unwritable = False
+        self._warned: set[str] = set()
+        self._place: str | None = None
+
+    @property
+    def directory(self) -> str:
+        """Where the entries are (or will be): the directory asked for, or its private
+        subdirectory when that one is shared."""
+        try:
+            return self._where(create=False)
+        except OSError:
+            return self._place or self.requested
 
     def path(self, name: str) -> str:
         return os.path.join(self.directory, name + ".json")
 
     # --- typed entries --------------------------------------------------------------------
     def load(self, name: str) -> Entry | None:
-        """The entry, or None when it is absent, unreadable, corrupt or of no known kind.
+        """The entry, or None when it is absent, unreadable, corrupt, untrusted or of no
+        known kind.
 
         An entry is only served from its own file: one whose identity would be stored
         under another name (copied or renamed there) reads as absent.
@@ -83,22 +114,35 @@ class TokenCache:
             if entry is not None:
                 yield entry
 
-    def metadata_email(self, host: str) -> str | None:
-        """The account a metadata server answered for last time, if remembered."""
-        record = self.read(metadata_alias_name(host))
+    def metadata_email(self, via: str) -> str | None:
+        """The account this machine's metadata server answered for last time, if known."""
+        record = self.read(metadata_alias_name(via))
         email = record.get("email") if record else None
         return email if isinstance(email, str) and email else None
 
-    def remember_metadata_email(self, host: str, email: str) -> None:
-        self.write(metadata_alias_name(host), {"email": email})
+    def remember_metadata_email(self, via: str, email: str) -> None:
+        self.write(metadata_alias_name(via), {"email": email})
 
     # --- records ----------------------------------------------------------------------------
     def read(self, name: str) -> dict[str, object] | None:
-        """The JSON object in an entry file, or None if absent, corrupt or of another version."""
+        """The JSON object in an entry file, or None if absent, corrupt, untrusted or of
+        another version (too deeply nested JSON included)."""
         try:
-            with open(self.path(name), encoding="utf-8") as f:
-                record = json.load(f)
-        except (OSError, ValueError):
+            place = self._where(create=False)
+        except NotTrusted as exc:
+            self._warn_once(f"warning: not using the token cache: {exc.strerror}")
+            return None
+        except OSError:
+            return None
+        path = os.path.join(place, name + ".json")
+        try:
+            record = json.loads(read_small_file(path, private=True))
+        except NotTrusted as exc:
+            self._warn_once(
+                f"warning: not using the cached token {path}: {exc.strerror}; it will be replaced"
+            )
+            return None
+        except (OSError, ValueError, RecursionError):
             return None
         if not isinstance(record, dict) or record.get("v") != ENTRY_VERSION:
             return None
@@ -110,63 +154,136 @@ class TokenCache:
 
         data = json.dumps({"v": ENTRY_VERSION, **record}, indent=1, sort_keys=True)
         try:
-            self._ensure_directory()
-            fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=self.directory)
+            place = self._where(create=True)
+            fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=place)
             try:
                 with os.fdopen(fd, "w", encoding="utf-8") as f:
                     f.write(data)
                     f.flush()
                     os.fsync(f.fileno())
-                os.replace(tmp, self.path(name))
+                os.replace(tmp, os.path.join(place, name + ".json"))
             except BaseException:
                 _remove_quietly(tmp)
                 raise
         except OSError as exc:
             self._unwritable(exc)
             return False
+        _sweep_stale_temp_files(place)
         return True
 
     def delete(self, name: str) -> bool:
-        """Remove an entry; True if there was one."""
+        """Remove an entry; True if there was one. A CacheError if it cannot be removed."""
+        path = self.path(name)
         try:
-            os.remove(self.path(name))
+            os.remove(path)
         except FileNotFoundError:
             return False
+        except OSError as exc:
+            from flyte_iap.errors import CacheError
+
+            raise CacheError(
+                f"cannot remove {path} ({exc.strerror or type(exc).__name__}); remove it by hand"
+            ) from exc
         return True
 
     def lock(self, name: str, timeout: float) -> FileLock | NoLock:
-        """A lock for one identity; a no-op lock (with a warning) if the dir is unwritable."""
+        """A lock for one identity; a no-op lock (with a warning) if none can be had:
+        an unwritable directory, a lock path that is a directory or a link."""
         from flyte_iap.cache.lock import FileLock, NoLock
 
         try:
-            self._ensure_directory()
-            return FileLock(os.path.join(self.directory, name + ".lock"), timeout)
+            place = self._where(create=True)
         except OSError as exc:
             self._unwritable(exc)
             return NoLock()
+        return FileLock(os.path.join(place, name + ".lock"), timeout, on_error=self._no_lock)
 
     def _names(self) -> Iterator[str]:
         try:
-            files = sorted(os.listdir(self.directory))
+            files = sorted(os.listdir(self._where(create=False)))
         except OSError:
             return
         for file in files:
             if file.endswith(".json") and not file.startswith("."):
                 yield file[: -len(".json")]
 
-    def _ensure_directory(self) -> None:
-        os.makedirs(self.directory, mode=0o700, exist_ok=True)
-        if sys.platform != "win32" and os.stat(self.directory).st_mode & 0o077:
-            os.chmod(self.directory, 0o700)
+    def _where(self, *, create: bool) -> str:
+        """The directory the entries are in, made (0700) if ``create``; an OSError when
+        there is none yet, or :class:`NotTrusted` when neither it nor its private
+        subdirectory is this user's alone."""
+        if self._place is not None:
+            return self._place
+        base = self.requested
+        problem = _checked(base, private=False, create=create)
+        place = base
+        if problem is not None:
+            place = os.path.join(base, f"flyte-iap-{euid()}")
+            refused = _checked(place, private=True, create=create)
+            if refused is not None:
+                raise NotTrusted(
+                    place, f"{base} is not yours alone ({problem}), nor is {place} ({refused})"
+                )
+        self._place = place
+        return place
+
+    def _no_lock(self, exc: OSError) -> None:
+        reason = exc.strerror or type(exc).__name__
+        self._warn_once(
+            f"warning: cannot take the lock {exc.filename or ''} ({reason}); going on without "
+            "it: several flyte-iap processes may fetch at once"
+        )
 
     def _unwritable(self, exc: OSError) -> None:
-        if not self._warned_unwritable:
-            self._warned_unwritable = True
-            reason = exc.strerror or type(exc).__name__
-            self._warn(
-                f"warning: cannot write the token cache in {self.directory} ({reason}); "
-                "the token is not cached. Set FLYTE_IAP_CACHE_DIR to a writable directory."
-            )
+        reason = exc.strerror or type(exc).__name__
+        self._warn_once(
+            f"warning: cannot write the token cache in {self.requested} ({reason}); "
+            "the token is not cached. Set FLYTE_IAP_CACHE_DIR to a directory of your own."
+        )
+
+    def _warn_once(self, message: str) -> None:
+        if message not in self._warned:
+            self._warned.add(message)
+            self._warn(message)
+
+
+def _checked(path: str, *, private: bool, create: bool) -> str | None:
+    """What is wrong with the directory ``path`` (None: nothing), made first if asked."""
+    try:
+        return directory_problem(path, private=private)
+    except FileNotFoundError:
+        if not create:
+            raise
+    if private:
+        os.mkdir(path, 0o700)
+    else:
+        os.makedirs(path, mode=0o700, exist_ok=True)
+    return directory_problem(path, private=private)
+
+
+# A write takes milliseconds: a temp file this old was left by a process that died.
+_STALE_TEMP_AGE = 60.0
+
+
+def _sweep_stale_temp_files(place: str) -> None:
+    """Remove ``.NAME.XXXX.tmp`` files left by killed writers (they may hold secrets)."""
+    import stat
+    import time
+
+    cutoff = time.time() - _STALE_TEMP_AGE
+    try:
+        files = os.listdir(place)
+    except OSError:
+        return
+    for file in files:
+        if not (file.startswith(".") and file.endswith(".tmp")):
+            continue
+        path = os.path.join(place, file)
+        try:
+            info = os.lstat(path)
+        except OSError:
+            continue
+        if stat.S_ISREG(info.st_mode) and info.st_mtime < cutoff:
+            _remove_quietly(path)
 
 
 def _remove_quietly(path: str) -> None:

@@ -29,7 +29,7 @@ def cached_token(
     if not args or args[0] not in TOKEN_COMMANDS:
         return None
     values = parse_simple(args[1:], TOKEN_COMMANDS[args[0]])
-    if values is None or values.get("verbose"):
+    if values is None or values.get("verbose") or values.get("service_account_key") == "":
         return None
     env = os.environ if env is None else env
     cache = TokenCache(default_cache_dir(env))

@@ -70,7 +70,7 @@ class Option:
             value: float | int = int(raw) if self.kind == INTEGER else float(raw)
         except ValueError:
             return None
-        if value != value:  # NaN
+        if value - value != 0:  # NaN or an infinity: no number of seconds
             return None
         if self.minimum is not None and value < self.minimum:
             return None

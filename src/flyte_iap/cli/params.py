@@ -40,7 +40,7 @@ def click_option(option: Option) -> Callable[[F], F]:
         return click.option(*spellings, is_flag=True, help=option.help)
     extra: dict[str, Any] = {}
     if option.kind == NUMBER:
-        extra["type"] = click.FloatRange(min=option.minimum, max=option.maximum)
+        extra["type"] = _Seconds(min=option.minimum, max=option.maximum)
     elif option.kind == INTEGER:
         extra["type"] = click.IntRange(
             None if option.minimum is None else int(option.minimum),
@@ -53,6 +53,18 @@ def click_option(option: Option) -> Callable[[F], F]:
         extra["default"] = option.convert(option.default)
         extra["show_default"] = True
     return click.option(*spellings, required=option.required, help=option.help, **extra)
+
+
+class _Seconds(click.FloatRange):
+    """A float in range that is also finite: ``nan`` and ``inf`` are no number of seconds."""
+
+    name = "float"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = super().convert(value, param, ctx)
+        if number - number != 0:
+            self.fail(f"{value!r} is not a finite number.", param, ctx)
+        return number
 
 
 def _set_verbose(ctx: click.Context, param: click.Parameter, value: bool) -> None:

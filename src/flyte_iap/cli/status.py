@@ -6,6 +6,7 @@ import click
 
 from flyte_iap.cache.entry import UserEntry
 from flyte_iap.cli.params import wiring
+from flyte_iap.errors import shown
 
 
 @click.command("status")
@@ -24,11 +25,13 @@ def status() -> None:
                 else "no refresh token"
             )
             rows.append(
-                f"user             {entry.who}  audience={entry.audience}  "
-                f"desktop={entry.desktop_client_id}  {when}  {saved}"
+                f"user             {shown(entry.who)}  audience={shown(entry.audience)}  "
+                f"desktop={shown(entry.desktop_client_id)}  {when}  {saved}"
             )
         else:
-            rows.append(f"service account  {entry.who}  audience={entry.audience}  {when}")
+            rows.append(
+                f"service account  {shown(entry.who)}  audience={shown(entry.audience)}  {when}"
+            )
     if not rows:
         click.echo(f"no cached identities in {cache.directory}", err=True)
         return

@@ -17,7 +17,7 @@ from flyte_iap.cli.options import (
     WEBAPP_CLIENT_ID,
 )
 from flyte_iap.cli.params import click_options, wiring
-from flyte_iap.errors import UsageError
+from flyte_iap.errors import UsageError, shown
 from flyte_iap.tokens.user import UserRequest, get_user_token
 
 
@@ -60,6 +60,11 @@ def _user_command(name: str, *, force_login: bool, summary: str) -> click.Comman
                 desktop_client_secret,
             ),
         )
+        if desktop_client_secret:
+            run.console.warn(
+                "warning: --desktop_client_secret can be read by every user of this machine "
+                "(ps, /proc); set FLYTE_IAP_DESKTOP_CLIENT_SECRET instead, or use Secret Manager"
+            )
         entry = get_user_token(request, run.services, run.user_store(cache), run.login_ui())
         if not force_login:
             click.echo(entry.id_token)
@@ -116,4 +121,4 @@ def logout(desktop_client_id: str, webapp_client_id: str) -> None:
     if email is None:
         run.console.say(f"flyte-iap: no saved login for {desktop_client_id} / {webapp_client_id}")
         return
-    run.console.say(f"flyte-iap: logged out {email} (refresh token revoked, cache deleted)")
+    run.console.say(f"flyte-iap: logged out {shown(email)} (refresh token revoked, cache deleted)")

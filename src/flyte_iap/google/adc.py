@@ -2,8 +2,8 @@
 
 A credentials file (a key, a person's ADC, a federation file), found, read and
 named; else the metadata server, at :func:`metadata_host`. Light on purpose
-(``os``, ``sys``, ``json`` only): the fast path asks :func:`principal_of_file`
-and :func:`metadata_host` which cached entry would hold the token.
+(``os``, ``sys``, ``json`` only): the fast path asks :func:`read_info`,
+:func:`source_id` and :func:`metadata_host` which cached entry would hold the token.
 """
 
 from __future__ import annotations
@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 import os
 import sys
+
+from flyte_iap.files import NotTrusted, read_small_file
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -96,28 +98,75 @@ def load_credentials_file(path: str, origin: str) -> CredentialsFile:
     return result
 
 
-def principal_of_file(path: str) -> str | None:
-    """The account a credentials file yields tokens for; None if unreadable or not known."""
+def read_info(path: str) -> dict[str, Any] | None:
+    """The JSON object of a credentials file; None if it is unreadable or not one."""
     info = _read(path, path)
-    return None if isinstance(info, str) else CredentialsFile(path, "", info).principal
+    return None if isinstance(info, str) else info
+
+
+def principal_of(info: dict[str, Any]) -> str | None:
+    """The account the credentials in ``info`` yield tokens for, when they say."""
+    return CredentialsFile("", "", info).principal
+
+
+def source_id(info: Mapping[str, object] | None, env: Mapping[str, str]) -> str:
+    """Who obtains a token, in 16 hex digits: the credentials file, all of it (its private
+    key, refresh token or federation config), or else this machine's metadata server.
+
+    Part of a cached token's name, so that a token is only served to the credentials that
+    obtained it: a key file with another private key, another caller of an impersonation,
+    a metadata server that claims a key file's account, or another machine sharing this
+    home directory (each has its own metadata server) get their own.
+    """
+    if info is None:
+        text = f"metadata\n{metadata_host(env)}\n{_machine(env)}"
+    else:
+        text = "file\n" + json.dumps(info, sort_keys=True)
+    return _digest(text.encode("utf-8", "surrogatepass"))
+
+
+def _machine(env: Mapping[str, str]) -> str:
+    """This machine (pod, VM) and its current boot: a VM's account may change on restart."""
+    if sys.platform == "win32":
+        return env.get("COMPUTERNAME", "")
+    try:
+        with open("/proc/sys/kernel/random/boot_id", "rb") as f:
+            boot = f.read(64).decode("ascii", "replace").strip()
+    except OSError:
+        boot = ""
+    return f"{os.uname().nodename}\n{boot}"
+
+
+def _digest(data: bytes) -> str:
+    try:
+        # hashlib's own blake2b, without the 2-3 ms hashlib spends loading OpenSSL.
+        from _blake2 import blake2b
+    except ImportError:  # pragma: no cover - an interpreter without the builtin
+        from hashlib import blake2b
+    return blake2b(data, digest_size=8).hexdigest()
 
 
 def _read(path: str, label: str) -> dict[str, Any] | str:
-    """The JSON object in ``path``, or what is wrong with the file (a message)."""
+    """The JSON object in ``path``, or what is wrong with the file (a message).
+
+    Bounded and non-blocking (``files.read_small_file``): a FIFO or ``/dev/zero`` in
+    place of a key is refused, not read forever.
+    """
     try:
-        with open(path, "rb") as f:
-            raw = f.read()
+        raw = read_small_file(path)
     except FileNotFoundError:
         return f"credentials file {label} does not exist; check the path"
     except IsADirectoryError:
         return f"credentials file {label} is a directory, not a JSON file"
+    except NotTrusted as exc:
+        return f"credentials file {label} cannot be used: {exc.strerror}"
     except OSError as exc:
         return f"cannot read credentials file {label}: {exc.strerror}"
     if not raw.strip():
         return f"credentials file {label} is empty; download the key again"
     try:
         info = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):
         return (
             f"credentials file {label} is not JSON; expected a key file downloaded from "
             "IAM > Service accounts > Keys"
@@ -135,6 +184,12 @@ def _error(message: str) -> Exception:
     return CredentialsError(message)
 
 
+def _usage(message: str) -> Exception:
+    from flyte_iap.errors import UsageError
+
+    return UsageError(message)
+
+
 def well_known_adc_path(env: Mapping[str, str]) -> str:
     """Where `gcloud auth application-default login` writes its file."""
     config = env.get("CLOUDSDK_CONFIG")
@@ -150,7 +205,12 @@ def find_credentials_file(
     key_option: str | None, env: Mapping[str, str], *, include_well_known: bool
 ) -> CredentialsFile | None:
     """The explicit key, else GOOGLE_APPLICATION_CREDENTIALS, else (optionally) gcloud's ADC."""
-    if key_option:
+    if key_option is not None:
+        if not key_option:
+            raise _usage(
+                "--service_account_key is empty: give the path of a key file, or "
+                "leave the option out"
+            )
         return load_credentials_file(key_option, "--service_account_key")
     gac = env.get("GOOGLE_APPLICATION_CREDENTIALS")
     if gac:

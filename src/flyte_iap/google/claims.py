@@ -1,5 +1,11 @@
-"""Reading a JWT's claims without verifying it: the issuer just handed it to us over
-TLS, and we only need ``exp``, ``aud`` and ``email`` to cache and label it."""
+"""Reading and checking a JWT's claims without verifying its signature.
+
+The issuer just handed the token to us over TLS, so its signature is IAP's
+business; ours is that what we print and cache is an ID token Google could have
+issued for this audience. A hostile or broken endpoint (a captive portal, a wrong
+``GCE_METADATA_HOST``) must not get anything else printed on stdout: not two lines,
+not ``alg: none``, not a token for other audiences, not one that never expires.
+"""
 
 from __future__ import annotations
 
@@ -7,27 +13,72 @@ import base64
 import json
 from typing import Any
 
-from flyte_iap.errors import ProtocolError
+from flyte_iap.errors import ProtocolError, shown
+
+GOOGLE_ISSUERS = ("https://accounts.google.com", "accounts.google.com")
+#: Google's ID tokens live an hour; an ``exp`` further away than this is not one of them.
+LONGEST_LIFETIME = 24 * 3600.0
+_BASE64URL = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+
+
+def _segment(part: str, what: str, name: str) -> dict[str, Any]:
+    try:
+        value = json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
+    except (ValueError, RecursionError) as exc:
+        raise ProtocolError(f"{what} returned something that is not a JWT") from exc
+    if not isinstance(value, dict):
+        raise ProtocolError(f"{what} returned a JWT whose {name} is not an object")
+    return value
+
+
+def _segments(token: str, what: str) -> list[str]:
+    parts = token.split(".") if isinstance(token, str) else []
+    if len(parts) != 3 or not all(parts) or any(set(p) - _BASE64URL for p in parts):
+        raise ProtocolError(
+            f"{what} returned something that is not a JWT (three base64url parts, no spaces)"
+        )
+    return parts
 
 
 def unverified_claims(token: str, what: str) -> dict[str, Any]:
     """The payload of ``token``; a ProtocolError naming ``what`` if it is not a JWT."""
-    try:
-        payload = token.split(".")[1]
-        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-    except (IndexError, ValueError) as exc:
-        raise ProtocolError(f"{what} returned something that is not a JWT") from exc
-    if not isinstance(claims, dict):
-        raise ProtocolError(f"{what} returned a JWT whose payload is not an object")
-    return claims
+    return _segment(_segments(token, what)[1], what, "payload")
 
 
-def check_id_token(token: str, *, audience: str, what: str) -> dict[str, Any]:
-    """Claims of an ID token after checking it is for ``audience`` and has an expiry."""
-    claims = unverified_claims(token, what)
+def id_token_problems(token: str, *, audience: str, now: float, what: str) -> tuple[
+    dict[str, Any], list[str]
+]:  # fmt: skip
+    """The claims of an ID token, and what makes it unusable for ``audience`` at ``now``.
+
+    A ProtocolError if it is not a JWT at all. Checked: the header's ``alg`` is RS256
+    (what Google signs with), ``iss`` is Google, ``aud`` is exactly ``audience`` (a
+    string, not a list), ``exp`` is a finite time in the future and within a day.
+    """
+    header_part, payload_part, _ = _segments(token, what)
+    header = _segment(header_part, what, "header")
+    claims = _segment(payload_part, what, "payload")
+    problems = []
+    if header.get("alg") != "RS256":
+        problems.append(f"its alg is {shown(header.get('alg'), 40)!r}, not RS256")
+    if claims.get("iss") not in GOOGLE_ISSUERS:
+        problems.append(f"iss is {shown(claims.get('iss'), 80)!r}, not Google")
     aud = claims.get("aud")
-    if aud != audience and not (isinstance(aud, list) and audience in aud):
-        raise ProtocolError(f"{what} returned a token for audience {aud!r}, not {audience!r}")
-    if not isinstance(claims.get("exp"), int | float):
-        raise ProtocolError(f"{what} returned a token without an expiry (exp)")
+    if aud != audience or not isinstance(aud, str):
+        problems.append(f"aud is {shown(aud, 80)!r}, not {audience}")
+    exp = claims.get("exp")
+    if isinstance(exp, bool) or not isinstance(exp, int | float) or exp - exp != 0:
+        problems.append("it has no usable exp")
+    elif exp <= now:
+        problems.append("it has already expired (check this machine's clock)")
+    elif exp > now + LONGEST_LIFETIME:
+        problems.append("its exp is more than a day away")
+    return claims, problems
+
+
+def check_id_token(token: str, *, audience: str, what: str, now: float) -> dict[str, Any]:
+    """Claims of an ID token after :func:`id_token_problems` found nothing wrong."""
+    claims, problems = id_token_problems(token, audience=audience, now=now, what=what)
+    if problems:
+        reasons = "; ".join(problems)
+        raise ProtocolError(f"{what} returned an ID token that is not usable: {reasons}")
     return claims

@@ -12,12 +12,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from flyte_iap.errors import ProtocolError
-from flyte_iap.google.claims import unverified_claims
+from flyte_iap.errors import ProtocolError, shown
+from flyte_iap.google.claims import id_token_problems
 from flyte_iap.google.endpoints import Endpoints
 from flyte_iap.transport import HttpClient, raise_for_error
-
-GOOGLE_ISSUERS = ("https://accounts.google.com", "accounts.google.com")
 
 
 @dataclass(frozen=True)
@@ -30,7 +28,8 @@ class UserTokens:
 
     @property
     def email(self) -> str:
-        return str(self.claims.get("email") or self.claims.get("sub") or "unknown")
+        """The account, as a person may read it (a server's claim: made printable)."""
+        return shown(self.claims.get("email") or self.claims.get("sub") or "unknown")
 
     @property
     def expiry(self) -> int:
@@ -90,25 +89,22 @@ class UserClient:
         return response.json_object(f"{what}: the token endpoint")
 
     def _check(self, body: dict[str, Any], *, nonce: str | None) -> UserTokens:
-        """Check aud, azp, iss, exp (and nonce) before anything is cached."""
+        """Check alg, aud, azp, iss, exp (and, after a login, the nonce) before anything is
+        cached: a login's ID token must carry the nonce this login sent."""
         token = body.get("id_token")
         if not isinstance(token, str):
             raise ProtocolError(
                 "the token endpoint returned no id_token; check that the desktop client "
                 f"{self.client_id} may mint tokens for {self.audience}"
             )
-        claims = unverified_claims(token, "the token endpoint")
-        problems = []
-        if claims.get("aud") != self.audience:
-            problems.append(f"aud is {claims.get('aud')!r}, not the webapp client {self.audience}")
+        claims, problems = id_token_problems(
+            token, audience=self.audience, now=self.clock(), what="the token endpoint"
+        )
         if claims.get("azp") != self.client_id:
-            problems.append(f"azp is {claims.get('azp')!r}, not the desktop client")
-        if claims.get("iss") not in GOOGLE_ISSUERS:
-            problems.append(f"iss is {claims.get('iss')!r}, not Google")
-        exp = claims.get("exp")
-        if not isinstance(exp, int | float) or exp <= self.clock():
-            problems.append("it has expired or has no exp")
-        if nonce is not None and "nonce" in claims and claims["nonce"] != nonce:
+            problems.append(f"azp is {shown(claims.get('azp'), 80)!r}, not the desktop client")
+        if nonce is not None and not (
+            isinstance(claims.get("nonce"), str) and claims["nonce"] == nonce
+        ):
             problems.append("its nonce does not match this login")
         if problems:
             raise ProtocolError(

@@ -10,11 +10,12 @@ from __future__ import annotations
 import os
 
 from flyte_iap.cache.entry import (
+    entry_name,
     metadata_lock_name,
     service_account_entry_name,
     user_entry_name,
 )
-from flyte_iap.google.adc import metadata_host, principal_of_file
+from flyte_iap.google.adc import principal_of, read_info, source_id, well_known_adc_path
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -48,22 +49,35 @@ def service_account_key(
     cache: TokenCache,
 ) -> CacheKey:
     """The entry of a service-account token: by the account the request names, the
-    account its key file names, or the account the metadata server answered for before."""
-    if impersonate:
-        name = service_account_entry_name(impersonate, audience)
-        return CacheKey(name, name)
-    path = key_path or env.get("GOOGLE_APPLICATION_CREDENTIALS")
+    account its key file names, or the account this machine's metadata server answered
+    for before; and always by the credentials that obtain it (``adc.source_id``).
+
+    The credentials are those ``_plan`` of the use case will use: the key option, else
+    GOOGLE_APPLICATION_CREDENTIALS, else (to impersonate) gcloud's ADC, else the
+    metadata server. A file that cannot be read names no entry: the use case says why.
+    """
+    path = key_path if key_path is not None else env.get("GOOGLE_APPLICATION_CREDENTIALS")
+    if not path and impersonate:
+        adc = well_known_adc_path(env)
+        path = adc if os.path.isfile(adc) else None
     if path:
-        principal = principal_of_file(path)
-        if principal:
-            name = service_account_entry_name(principal, audience)
-            return CacheKey(name, name)
-        # A file that names no account: its path stands in, for the lock only.
-        return CacheKey(None, service_account_entry_name(os.path.abspath(path), audience))
-    host = metadata_host(env)
-    email = cache.metadata_email(host)
-    lock = metadata_lock_name(host, audience)
-    return CacheKey(service_account_entry_name(email, audience) if email else None, lock)
+        info = read_info(path)
+        lock = entry_name("sa-file", os.path.abspath(path), audience)
+        if info is None:
+            return CacheKey(None, lock)
+        via = source_id(info, env)
+        principal = impersonate or principal_of(info)
+        if not principal:  # a file that names no account: its path stands in, for the lock
+            return CacheKey(None, lock)
+        name = service_account_entry_name(principal, audience, via)
+        return CacheKey(name, name)
+    via = source_id(None, env)
+    if impersonate:
+        name = service_account_entry_name(impersonate, audience, via)
+        return CacheKey(name, name)
+    email = cache.metadata_email(via)
+    lock = metadata_lock_name(via, audience)
+    return CacheKey(service_account_entry_name(email, audience, via) if email else None, lock)
 
 
 def fresh_entry(cache: TokenCache, name: str | None, margin: float, now: float) -> Entry | None:

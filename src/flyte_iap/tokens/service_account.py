@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from flyte_iap.cache.entry import Entry, ServiceAccountEntry
 from flyte_iap.errors import UsageError
-from flyte_iap.google.adc import find_credentials_file
+from flyte_iap.google.adc import find_credentials_file, source_id
 from flyte_iap.google.claims import check_id_token
 from flyte_iap.google.dispatch import credentials_for
 from flyte_iap.google.endpoints import Endpoints
@@ -69,6 +69,7 @@ def _plan(request: ServiceAccountRequest, services: Services) -> Fetch:
     endpoints = Endpoints.from_env(services.env)
     file = find_credentials_file(request.key_path, services.env, include_well_known=bool(target))
     credentials = credentials_for(file, endpoints, services.http)
+    via = source_id(file.info if file else None, services.env)
     if target:
         via = file.label if file else f"the metadata server at {endpoints.metadata_host}"
         source = f"impersonation of {target} via {via}"
@@ -95,17 +96,18 @@ def _plan(request: ServiceAccountRequest, services: Services) -> Fetch:
     def fetch(current: Entry | None) -> Entry:
         services.console.debug(f"fetching a new token ({source})")
         token = mint()
-        claims = check_id_token(token, audience=audience, what=source)
+        claims = check_id_token(token, audience=audience, what=source, now=services.clock())
         entry = ServiceAccountEntry(
             audience=audience,
             principal=principal(claims),
+            via=via,
             source=source,
             id_token=token,
             expiry=claims["exp"],
             fetched_at=int(services.clock()),
         )
         if not target and isinstance(credentials, MetadataServer):
-            services.cache.remember_metadata_email(credentials.host, entry.principal)
+            services.cache.remember_metadata_email(via, entry.principal)
         return entry
 
     return fetch

@@ -1,0 +1,125 @@
+"""ID tokens that are not what they claim (issue 8, items 10, 11 and 13).
+
+A token endpoint (a scripted server on 127.0.0.1) answers with a token that a
+broken or hostile endpoint could send. Nothing of it may reach stdout or the cache:
+the command fails in one or two lines, and the next run asks again.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from flyte_iap.emulator import Emulator
+from flyte_iap.errors import ProtocolError
+from flyte_iap.google.endpoints import Endpoints
+from flyte_iap.google.oauth import UserClient
+from flyte_iap.transport import HttpClient
+
+from ..helpers import AUD, GOOGLE_ISSUER, Cli, Reply, StubServer, assert_clean_failure, sa_args
+
+
+def b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def jwt(header: Any = None, raw_claims: str | None = None, **claims: Any) -> str:
+    """A JWT with a dummy signature: the tool does not verify signatures, IAP does."""
+    header = {"alg": "RS256", "kid": "k", "typ": "JWT"} if header is None else header
+    body = {"iss": GOOGLE_ISSUER, "aud": AUD, "exp": int(time.time()) + 3600, **claims}
+    payload = raw_claims if raw_claims is not None else json.dumps(body)
+    return f"{b64(json.dumps(header).encode())}.{b64(payload.encode())}.{b64(b'signature')}"
+
+
+GOOD_EXP = int(time.time()) + 3600
+FORGED = {
+    "expired": jwt(exp=int(time.time()) - 60),
+    "wrong-issuer": jwt(iss="https://evil.example"),
+    "alg-none": jwt(header={"alg": "none"})[: -len(b64(b"signature"))],
+    "alg-none-with-signature": jwt(header={"alg": "none"}),
+    "alg-hs256": jwt(header={"alg": "HS256"}),
+    "aud-list": jwt(aud=[AUD, "other"]),
+    "exp-infinite": jwt(raw_claims=f'{{"iss": "{GOOGLE_ISSUER}", "aud": "{AUD}", "exp": 1e400}}'),
+    "exp-string": jwt(exp=str(GOOD_EXP)),
+    "exp-far-away": jwt(exp=int(time.time()) + 10 * 365 * 86400),
+    "newline": jwt().replace(".", ".\n", 1),
+    "space": jwt() + " second-line",
+    "two-parts": ".".join(jwt().split(".")[:2]),
+    "nested-payload": jwt(raw_claims="[" * 20_000 + "]" * 20_000),
+    "html": "<html>captive portal</html>",
+}
+
+
+@pytest.fixture
+def stub_key(tmp_path: Path, emulator: Emulator) -> tuple[Path, StubServer]:
+    """A real key file whose token_uri is the scripted server (started by the test)."""
+    stub = StubServer(Reply.json({"id_token": "replaced"}), lifetime=60)
+    key = emulator.write_service_account_key(tmp_path / "key.json")
+    info = json.loads(key.read_text())
+    info["token_uri"] = f"{stub.url}/token"
+    forged_key = tmp_path / "stub-key.json"
+    forged_key.write_text(json.dumps(info))
+    return forged_key, stub
+
+
+@pytest.mark.parametrize("kind", sorted(FORGED))
+def test_the_service_account_flow_prints_no_bad_id_token(
+    cli: Cli, stub_key: tuple[Path, StubServer], kind: str
+) -> None:
+    key, stub = stub_key
+    stub.replies = [Reply.json({"id_token": FORGED[kind]})]
+    with stub:
+        result = cli(*sa_args(key=key))
+        assert_clean_failure(result, "not")
+        assert list(cli.cache_dir.glob("sa_*.json")) == []
+        assert cli(*sa_args(key=key)).returncode != 0
+        assert len(stub.requests) == 2  # nothing was cached: the second run asked again
+
+
+def test_the_service_account_flow_prints_a_good_token(
+    cli: Cli, stub_key: tuple[Path, StubServer]
+) -> None:
+    """The control: the same server with a well-formed token is believed."""
+    key, stub = stub_key
+    good = jwt(email="ci@p.iam.gserviceaccount.com")
+    stub.replies = [Reply.json({"id_token": good})]
+    with stub:
+        assert cli(*sa_args(key=key)).token == good
+
+
+# --- a person's code exchange ----------------------------------------------------------------
+DESKTOP = "desk.apps.googleusercontent.com"
+
+
+def exchange(token: str) -> None:
+    with StubServer(Reply.json({"id_token": token, "refresh_token": "r"})) as stub:
+        env = {"FLYTE_IAP_TOKEN_URI": f"{stub.url}/token"}
+        client = UserClient(DESKTOP, AUD, Endpoints.from_env(env), HttpClient(tries=1))
+        client.exchange_code("code", "verifier", "http://127.0.0.1:1/", "secret", "the-nonce")
+
+
+@pytest.mark.parametrize(
+    ("kind", "token", "words"),
+    [
+        ("no-nonce", jwt(azp=DESKTOP), "nonce"),
+        ("wrong-nonce", jwt(azp=DESKTOP, nonce="another"), "nonce"),
+        ("nonce-not-a-string", jwt(azp=DESKTOP, nonce=["the-nonce"]), "nonce"),
+        ("exp-infinite", jwt(raw_claims=json.dumps({"azp": DESKTOP})[:-1] + ', "exp": 1e400}'),
+         "exp"),
+        ("alg-none", jwt(header={"alg": "none"}, azp=DESKTOP, nonce="the-nonce"), "RS256"),
+    ],
+)  # fmt: skip
+def test_the_code_exchange_refuses_a_token_that_is_not_this_logins(
+    kind: str, token: str, words: str
+) -> None:
+    with pytest.raises(ProtocolError, match=words):
+        exchange(token)
+
+
+def test_the_code_exchange_takes_a_token_with_this_logins_nonce() -> None:
+    exchange(jwt(azp=DESKTOP, nonce="the-nonce"))
