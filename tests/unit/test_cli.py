@@ -14,7 +14,7 @@ from flyte_iap.cli.manifests import RENDER_OPTIONS
 from flyte_iap.cli.options import SERVICE_ACCOUNT_OPTIONS, USER_OPTIONS
 from flyte_iap.emulator import Emulator
 
-from ..helpers import SA, USER, InProcessCli, assert_clean_failure, sa_args, verify
+from ..helpers import AUD, SA, USER, InProcessCli, assert_clean_failure, sa_args, verify
 
 
 @pytest.fixture
@@ -44,6 +44,13 @@ def test_every_option_takes_both_spellings(run_cli: InProcessCli, key: Path) -> 
         (sa_args("--bogus"), "--bogus"),
         (sa_args("--refresh_margin", "-5"), "--refresh_margin"),
         (sa_args("--refresh_margin", "soon"), "--refresh_margin"),
+        (sa_args("--refresh_margin", "nan"), "not a finite number"),
+        (sa_args("--refresh_margin", "inf"), "not a finite number"),
+        (sa_args("--refresh_margin", "1e400"), "not a finite number"),
+        ([USER, "--desktop_client_id", "d", "--webapp_client_id", "w", "--timeout", "nan"],
+         "not a finite number"),
+        ([USER, "--desktop_client_id", "d", "--webapp_client_id", "w", "--timeout", "inf"],
+         "not a finite number"),
         ([USER, "--desktop_client_id", "d", "--webapp_client_id", "w", "--port", "0"], "--port"),
         ([USER, "--desktop_client_id", "d", "--webapp_client_id", "w", "--timeout", ".5"],
          "--timeout"),
@@ -127,3 +134,18 @@ def test_metadata_server_errors(
     result = run_cli(*sa_args(), GCE_METADATA_HOST=emulator.metadata_host)
     assert_clean_failure(result, needle, emulator.metadata_host)
     assert emulator.count("metadata_identity") == (1 if status == 404 else 3)
+
+
+def test_a_client_secret_on_the_command_line_is_warned_about(
+    run_cli: InProcessCli, emulator: Emulator
+) -> None:
+    """Every user of the machine can read a command line (ps); the variable is private."""
+    c = emulator.config
+    args = [USER, "--desktop_client_id", c.desktop_client_id, "--webapp_client_id", AUD]
+    result = run_cli(*args, "--desktop_client_secret", c.desktop_client_secret, "--timeout", "1")
+    assert "--desktop_client_secret can be read by every user" in result.stderr
+    assert c.desktop_client_secret not in result.stderr
+    quiet = run_cli(
+        *args, "--timeout", "1", FLYTE_IAP_DESKTOP_CLIENT_SECRET=c.desktop_client_secret
+    )
+    assert "can be read by every user" not in quiet.stderr
