@@ -155,8 +155,13 @@ def assert_clean_failure(result: Result, *needles: str) -> None:
 
 
 def assert_login_failure(result: Result, *needles: str) -> None:
-    """assert_clean_failure, after dropping the login instructions shown before the failure."""
-    lines = result.stderr.splitlines()
+    """assert_clean_failure, after dropping the login instructions shown before the failure
+    (and the warning that a secret given on the command line is visible to ``ps``)."""
+    lines = [
+        line
+        for line in result.stderr.splitlines()
+        if not line.startswith("warning: --desktop_client_secret can be read")
+    ]
     if lines and lines[0].startswith("flyte-iap: log in in the browser"):
         lines = lines[2:]
     assert_clean_failure(Result(result.returncode, result.stdout, "\n".join(lines)), *needles)
