@@ -148,6 +148,23 @@ def test_check_directory(tmp_path: Path) -> None:
     assert_usage_error(*run("check", str(tmp_path)), "is a directory")
 
 
+NESTED = {
+    "flow-sequences": "[" * 100_000,
+    "flow-mappings": "{a: " * 100_000,
+    "closed": "kind: Ingress\nspec: " + "[" * 5_000 + "]" * 5_000 + "\n",
+    "block-mappings": "".join(f"{'  ' * depth}a:\n" for depth in range(2_000)),
+}
+
+
+@pytest.mark.parametrize("text", list(NESTED.values()), ids=list(NESTED))
+def test_check_deeply_nested_yaml(tmp_path: Path, text: str) -> None:
+    """Issue 8, item 13: PyYAML composes recursively; this was a RecursionError."""
+    path = tmp_path / "deep.yaml"
+    path.write_text(text)
+    assert_usage_error(*run("check", str(path)), f"{path}: not valid YAML at line", "nested")
+    assert_usage_error(*run("check", "-", stdin=text), "<stdin>: not valid YAML", "nested")
+
+
 def test_check_needs_a_file() -> None:
     code, _, err = run("check")
     assert code == 2
@@ -179,6 +196,14 @@ def test_script_reports_bad_input_without_traceback() -> None:
     assert result.returncode == 2
     assert result.stderr.startswith("flyte-iap: --domain")
     assert "Traceback" not in result.stderr
+
+
+@needs_script
+def test_script_reports_deeply_nested_yaml_in_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "deep.yaml"
+    path.write_text("[" * 100_000)
+    result = script("check", str(path))
+    assert_usage_error(result.returncode, result.stdout, result.stderr, "nested more than")
 
 
 @needs_script

@@ -292,3 +292,19 @@ def test_odd_hand_written_values_never_crash_check() -> None:
                 sources = [SourceDocument("f.yaml", i + 1, d) for i, d in enumerate(copied)]
                 with contextlib.suppress(ManifestError):
                     check_documents(sources)
+
+
+def test_nesting_up_to_the_limit_loads_and_one_more_level_does_not() -> None:
+    """Issue 8, item 13: a bound on nesting, not Python's recursion limit, decides."""
+    from flyte_iap.manifests.yaml_io import MAX_DEPTH, load
+
+    def nested(depth: int) -> str:  # the document's own mapping is the first level
+        return "a: " + "[" * (depth - 1) + "]" * (depth - 1) + "\n"
+
+    (document,) = load("deep.yaml", nested(MAX_DEPTH))
+    node, levels = document.body["a"], 2
+    while node:
+        node, levels = node[0], levels + 1
+    assert levels == MAX_DEPTH
+    with pytest.raises(ManifestError, match=r"deep\.yaml: not valid YAML at line 1: collections "):
+        load("deep.yaml", nested(MAX_DEPTH + 1))

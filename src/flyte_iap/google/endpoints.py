@@ -8,7 +8,7 @@ pointed elsewhere (Private Service Connect, the emulator, a test).
 
 from __future__ import annotations
 
-from flyte_iap.errors import UsageError
+from flyte_iap.errors import UsageError, shown
 from flyte_iap.google.adc import metadata_host
 
 TYPE_CHECKING = False
@@ -27,25 +27,84 @@ CLOUD_PLATFORM_SCOPE = "https://www.googleapis.com/auth/cloud-platform"
 
 
 def is_loopback(host: str) -> bool:
+    """Whether ``host``, as urllib3 parses it (IPv6 in brackets), names this machine by
+    itself: ``localhost``, an IPv4 address in 127.0.0.0/8, or ``[::1]``.
+
+    Judged on the literal, never by a prefix ("127.evil.example" is a DNS name) nor by
+    resolving it; other spellings that also reach 127.0.0.1 (``127.1``, ``2130706433``,
+    ``localhost.``, ``[::ffff:127.0.0.1]``) are refused rather than interpreted.
+    """
+    import ipaddress
+
     host = host.lower()
-    return host in ("localhost", "::1") or host.startswith("127.")
+    if host == "localhost":
+        return True
+    if host.startswith("[") and host.endswith("]"):
+        try:
+            return ipaddress.IPv6Address(host[1:-1]) == ipaddress.IPv6Address("::1")
+        except ValueError:  # not an address, or one with a zone (%eth0)
+            return False
+    try:
+        return ipaddress.IPv4Address(host) in ipaddress.IPv4Network("127.0.0.0/8")
+    except ValueError:
+        return False
 
 
 def check_url(url: str, *, source: str) -> str:
     """Return ``url`` if it is https, or http to a loopback host; else raise UsageError.
 
-    ``source`` names where the URL came from (a variable, a key file).
+    ``source`` names where the URL came from (a variable, a key file). The host judged
+    is the one requests will connect to: the URL is parsed with urllib3's parser, and
+    anything two parsers may read differently (a backslash, a user name before ``@``,
+    spaces or control characters) is refused outright. See docs/design.md, "Endpoints
+    and environment".
     """
+    problem = url_problem(url)
+    if problem is None:
+        return url
+    # A user name or password is not echoed: it may be a secret.
+    quoted = "" if problem == _USERINFO else f" is '{shown(url)}'"
+    raise UsageError(
+        f"{source}{quoted}: {problem}; use an https:// URL (http:// is allowed only to "
+        "localhost, 127.x.x.x or [::1])"
+    )
+
+
+_USERINFO = "it has a user name or password (before '@') in it"
+
+
+def url_problem(url: str) -> str | None:
+    """What makes ``url`` unfit to send a credential to, or None if it is fit."""
     from urllib.parse import urlsplit
 
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if host and (parts.scheme == "https" or (parts.scheme == "http" and is_loopback(host))):
-        return url
-    raise UsageError(
-        f"{source} is {url!r}: use an https:// URL (http:// is allowed only for 127.0.0.1 "
-        "or localhost)"
-    )
+    from urllib3.exceptions import LocationParseError
+    from urllib3.util import parse_url
+
+    if any(not " " < c < "\x7f" for c in url):
+        return "it has a space, a control character or a non-ASCII character in it"
+    if "\\" in url:
+        return "it has a backslash in it, which URL parsers read differently"
+    try:
+        parts = parse_url(url)
+        split = urlsplit(url)
+        split_port = split.port
+    except (LocationParseError, ValueError):
+        return "it is not a valid URL"
+    scheme = parts.scheme or ""
+    if scheme not in ("http", "https") or not url.lower().startswith(f"{scheme}://"):
+        return "it is not an http:// or https:// URL"
+    authority = url[len(scheme) + 3 :].split("/", 1)[0].split("?", 1)[0].split("#", 1)[0]
+    if "@" in authority:
+        return _USERINFO
+    if not parts.host:
+        return "it has no host"
+    # The connecting parser (urllib3) and the standard library's must agree on where
+    # the request goes; after the refusals above they do, and this keeps it so.
+    if (split.hostname or "") != parts.host.strip("[]") or split_port != parts.port:
+        return "URL parsers disagree on its host"
+    if scheme == "http" and not is_loopback(parts.host):
+        return f"http:// to {shown(parts.host)} is not allowed"
+    return None
 
 
 class Endpoints:

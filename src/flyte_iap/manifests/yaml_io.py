@@ -25,6 +25,29 @@ _VALUES_HEADER = (
     "#   helm install <release> istio/gateway -n <namespace> -f istio-gateway-values.yaml\n"
 )
 _MANIFESTS_HEADER = "# Rendered by `flyte-iap manifests render`; lint with `manifests check`.\n"
+#: Deeper than any Kubernetes object or Helm values file; PyYAML composes nodes
+#: recursively, so "[" * 100000 would otherwise end in a RecursionError.
+MAX_DEPTH = 100
+
+
+class _Loader(yaml.SafeLoader):
+    """PyYAML's safe loader, refusing collections nested more than MAX_DEPTH deep."""
+
+    _depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        if self._depth >= MAX_DEPTH:
+            raise yaml.composer.ComposerError(
+                None,
+                None,
+                f"collections nested more than {MAX_DEPTH} levels deep",
+                self.get_mark(),
+            )
+        self._depth += 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
 
 
 def dump(documents: Iterable[dict[str, Any]]) -> str:
@@ -68,13 +91,17 @@ def write_output_dir(rendered: RenderedSet, directory: Path) -> list[Path]:
 def load(source: str, text: str) -> list[SourceDocument]:
     """Parse a multi-document YAML text; empty documents are skipped."""
     try:
-        raw = list(yaml.safe_load_all(text))
+        raw = list(yaml.load_all(text, Loader=_Loader))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or type(exc).__name__
         raise ManifestError(
             f"{source}: not valid YAML{where}: {problem} — fix the file or pass another one"
+        ) from exc
+    except RecursionError as exc:  # a backstop: MAX_DEPTH keeps PyYAML well inside the limit
+        raise ManifestError(
+            f"{source}: not valid YAML: nested too deeply — fix the file or pass another one"
         ) from exc
     documents = []
     for position, body in enumerate(raw, start=1):
