@@ -38,18 +38,19 @@ def emulator(
 ) -> None:
     """Serve a local stand-in for Google's token, certs, metadata, IAM and Secret Manager APIs.
 
-    Prints `export ...` lines that point flyte-iap at it.
+    Prints `export ...` lines that point flyte-iap at it. The state directory is created
+    0700; one owned by another user, or writable by group or others, is refused.
     """
     import tempfile
 
-    from flyte_iap.emulator import run_emulator
+    from flyte_iap.emulator import StateDirError, run_emulator
 
     directory = Path(state_dir) if state_dir else Path(tempfile.mkdtemp(prefix="flyte-iap-emu-"))
     try:
-        directory.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UsageError(f"--state-dir {str(directory)!r}: {exc.strerror or exc}") from exc
-    code = run_emulator(port, directory, auto_approve, exit_after, sys.stdout, sys.stderr)
+        code = run_emulator(port, directory, auto_approve, exit_after, sys.stdout, sys.stderr)
+    except StateDirError as exc:
+        where = "--state-dir" if state_dir else "the state directory"
+        raise UsageError(f"{where} {exc}") from exc
     if code:
         raise SystemExit(code)
 

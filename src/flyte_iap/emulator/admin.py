@@ -1,14 +1,28 @@
-"""``/_emulator/...``: the admin operations, for tests that run the emulator as a process."""
+"""``/_emulator/...``: the admin operations, for tests that run the emulator as a process.
+
+Only the emulator's own clients may use them: a web page the developer happens to
+have open must not inject faults, revoke keys or mint refresh tokens, neither by a
+cross-site "simple" POST nor through DNS rebinding (issue 8, item 16).
+"""
 
 from __future__ import annotations
 
+import urllib.parse
+
 from . import routes
-from .state import Fault
+from .state import checked_fault
 from .wire import Context, Request, Response, api_error, json_response
+
+# Fetch metadata a browser sends; anything else is another site (or a nested frame).
+_OWN_FETCH_SITES = frozenset({"same-origin", "none"})
+_SHOWN = 100  # how much of a refused header value an error repeats
 
 
 def handle(ctx: Context, req: Request) -> Response:
     """Answer an admin request; these are neither counted nor subject to faults."""
+    refusal = _refusal(ctx, req)
+    if refusal is not None:
+        return refusal
     if req.method == "GET" and req.path == "/_emulator/stats":
         return json_response(200, {"counts": ctx.state.counts_snapshot()})
     if req.method == "POST" and req.path == "/_emulator/fail":
@@ -27,15 +41,61 @@ def handle(ctx: Context, req: Request) -> Response:
     return api_error(404, f"Unknown admin operation: {req.method} {req.path}")
 
 
+def _own_hosts(base_url: str) -> frozenset[str]:
+    """The ``Host`` values that name this emulator: 127.0.0.1 or localhost, its port."""
+    port = urllib.parse.urlsplit(base_url).port
+    hosts = {f"127.0.0.1:{port}", f"localhost:{port}"}
+    if port == 80:  # the default port may be left out
+        hosts |= {"127.0.0.1", "localhost"}
+    return frozenset(hosts)
+
+
+def _refusal(ctx: Context, req: Request) -> Response | None:
+    """A 403/415 for a request that may come from a web page rather than a test; else None.
+
+    A rebound DNS name shows in ``Host``; a page on another origin shows in ``Origin``
+    or ``Sec-Fetch-Site``. A form (or a no-cors fetch) can only send a urlencoded,
+    multipart or text/plain body, so requiring JSON also forces a CORS preflight, which
+    this server does not answer.
+    """
+    hosts = _own_hosts(ctx.base_url)
+    host = req.header("Host").lower()
+    if host not in hosts:
+        return api_error(
+            403,
+            f"Admin requests must be sent to {ctx.base_url} (Host 127.0.0.1 or localhost "
+            f"with its port), not Host {host[:_SHOWN]!r}.",
+        )
+    origin = req.header("Origin").lower()
+    if origin and origin not in {f"http://{name}" for name in hosts}:
+        return api_error(
+            403, f"Cross-origin admin requests are refused: Origin {origin[:_SHOWN]!r}."
+        )
+    site = req.header("Sec-Fetch-Site").lower()
+    if site and site not in _OWN_FETCH_SITES:
+        return api_error(
+            403, f"Cross-site admin requests are refused: Sec-Fetch-Site {site[:_SHOWN]!r}."
+        )
+    media_type = req.header("Content-Type").partition(";")[0].strip().lower()
+    if req.method != "GET" and media_type != "application/json":
+        return api_error(
+            415, "Admin requests that change state need Content-Type: application/json."
+        )
+    return None
+
+
 def _fail(ctx: Context, req: Request) -> Response:
-    endpoint, status = req.json.get("endpoint"), req.json.get("status")
-    count, delay = req.json.get("count", 1), req.json.get("delay", 0.0)
-    body = req.json.get("body")
-    if endpoint not in routes.ENDPOINT_NAMES or not isinstance(endpoint, str):
+    endpoint = req.json.get("endpoint")
+    if not isinstance(endpoint, str) or endpoint not in routes.ENDPOINT_NAMES:
         return api_error(400, f"endpoint must be one of {sorted(routes.ENDPOINT_NAMES)}")
-    if not isinstance(status, int) or not isinstance(count, int):
-        return api_error(400, "status and count must be integers")
-    if not isinstance(delay, int | float) or not (body is None or isinstance(body, dict)):
-        return api_error(400, "delay must be a number and body an object")
-    ctx.state.add_fault(endpoint, Fault(status, count, float(delay), body))
+    try:
+        fault = checked_fault(
+            req.json.get("status"),
+            req.json.get("count", 1),
+            req.json.get("delay", 0.0),
+            req.json.get("body"),
+        )
+    except ValueError as exc:
+        return api_error(400, str(exc))
+    ctx.state.add_fault(endpoint, fault)
     return json_response(200, {})

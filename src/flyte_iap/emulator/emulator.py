@@ -11,7 +11,7 @@ from . import files, routes
 from .config import EmulatorConfig
 from .keys import SigningKey
 from .server import EmulatorHTTPServer
-from .state import EmulatorState, Fault
+from .state import EmulatorState, checked_fault
 from .tokens import TokenMinter
 from .wire import Context
 
@@ -141,7 +141,7 @@ class Emulator:
         path = Path(path)
         if not path.is_absolute() and self.state_dir is not None:
             path = self.state_dir / path
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         return path
 
     def write_service_account_key(self, path: Path, email: str | None = None) -> Path:
@@ -170,7 +170,7 @@ class Emulator:
         subject_token = self._minter.issuer_key.sign_jwt(claims)
         self._state.add_subject_token(subject_token)
         token_path = path.with_name(path.stem + ".subject-token")
-        token_path.write_text(subject_token, encoding="utf-8")
+        files.write_private(token_path, subject_token)
         impersonation_url = None
         if impersonation_email:
             impersonation_url = (
@@ -204,12 +204,13 @@ class Emulator:
     ) -> None:
         """Make the next ``count`` requests to ``endpoint`` answer ``status`` after ``delay``
         seconds (status 0: drop the connection unanswered; status 200: answer normally, only
-        after the delay)."""
+        after the delay). ``ValueError`` for an unknown endpoint or a delay outside
+        0..``MAX_FAULT_DELAY`` (60 s)."""
         if endpoint not in routes.ENDPOINT_NAMES:
             raise ValueError(
                 f"unknown endpoint {endpoint!r}; known: {', '.join(sorted(routes.ENDPOINT_NAMES))}"
             )
-        self._state.add_fault(endpoint, Fault(status, count, delay, body))
+        self._state.add_fault(endpoint, checked_fault(status, count, delay, body))
 
     def count(self, endpoint: str) -> int:
         """How many requests reached ``endpoint`` (including failed and injected ones)."""

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import secrets
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -18,11 +21,45 @@ JWT_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:jwt"
 
 def write_json(path: Path, info: dict[str, Any]) -> Path:
     """Write ``info`` as JSON to a file only its owner can read (it may hold a private key)."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        json.dump(info, handle, indent=2)
-        handle.write("\n")
+    return write_private(path, json.dumps(info, indent=2) + "\n")
+
+
+def write_private(path: Path, text: str) -> Path:
+    """Write ``text`` to ``path`` (mode 0600), replacing whatever is there, never through it.
+
+    The text goes to a new name (``O_CREAT|O_EXCL|O_NOFOLLOW``) in the same directory,
+    opened once, and is then renamed over ``path``: a symlink someone planted at either
+    name is replaced, never followed into a file of the user's (issue 8, item 15).
+    """
+    path = Path(path)
+    at = _open_directory(path.parent)
+    temp = f".{path.name}.{secrets.token_hex(8)}.tmp"
+    # Names relative to the directory's descriptor; full paths where there is none.
+    source = temp if at is not None else str(path.parent / temp)
+    target = path.name if at is not None else str(path)
+    try:
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+        fd = os.open(source, flags, 0o600, dir_fd=at)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(text)
+            os.replace(source, target, src_dir_fd=at, dst_dir_fd=at)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(source, dir_fd=at)
+            raise
+    finally:
+        if at is not None:
+            os.close(at)
     return path
+
+
+def _open_directory(path: Path) -> int | None:
+    """A descriptor of the directory, so both names resolve in the same one; None on
+    Windows, which has no ``dir_fd``."""
+    if sys.platform == "win32":  # pragma: no cover - exercised on Windows only
+        return None
+    return os.open(path, os.O_RDONLY | os.O_DIRECTORY)
 
 
 def service_account_key(key: SigningKey, email: str, project: str, base_url: str) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from typing import TextIO
 
 from .config import EmulatorConfig
 from .emulator import Emulator
+from .statedir import StateDirError, prepare_state_dir
 
 
 def run_emulator(
@@ -21,21 +22,15 @@ def run_emulator(
     """Serve the emulator until Ctrl-C (or ``exit_after`` seconds); return the exit code.
 
     Writes ``service-account.json``, ``adc-user.json`` and ``external-account.json`` into
-    ``state_dir`` and prints ``export`` lines for a shell to ``out``.
+    ``state_dir`` and prints ``export`` lines for a shell to ``out``. :class:`StateDirError`
+    (before anything is printed) when ``state_dir`` is not the user's own private
+    directory, or the files cannot be written there.
     """
-    state_dir = Path(state_dir)
-    state_dir.mkdir(parents=True, exist_ok=True)
+    state_dir = prepare_state_dir(Path(state_dir).absolute())  # exports work from any cwd
     config = EmulatorConfig(auto_approve=auto_approve)
     emulator = Emulator(config, port=port, state_dir=state_dir).start()
     try:
-        key_path = emulator.write_service_account_key(state_dir / "service-account.json")
-        emulator.write_authorized_user_file(state_dir / "adc-user.json")
-        emulator.write_external_account_file(
-            state_dir / "external-account.json",
-            impersonation_email=config.impersonation_targets[0]
-            if config.impersonation_targets
-            else None,
-        )
+        key_path = _write_files(emulator, state_dir)
         exports = {**emulator.env(), "GOOGLE_APPLICATION_CREDENTIALS": str(key_path)}
         for name, value in exports.items():
             out.write(f"export {name}={_single_quoted(value)}\n")
@@ -50,6 +45,23 @@ def run_emulator(
     finally:
         emulator.stop()
     return 0
+
+
+def _write_files(emulator: Emulator, state_dir: Path) -> Path:
+    """The sample credential files; returns the service-account key's path."""
+    targets = emulator.config.impersonation_targets
+    try:
+        key_path = emulator.write_service_account_key(state_dir / "service-account.json")
+        emulator.write_authorized_user_file(state_dir / "adc-user.json")
+        emulator.write_external_account_file(
+            state_dir / "external-account.json",
+            impersonation_email=targets[0] if targets else None,
+        )
+    except OSError as exc:
+        raise StateDirError(
+            f"{str(state_dir)!r}: cannot write the sample files: {exc.strerror or exc}"
+        ) from exc
+    return key_path
 
 
 def _single_quoted(value: str) -> str:

@@ -50,7 +50,7 @@ def _parse_body(content_type: str, raw: bytes) -> tuple[dict[str, str], dict[str
     if "json" in content_type:
         try:
             data = json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested too deeply
             return {}, {}
         return {}, data if isinstance(data, dict) else {}
     text = raw.decode("utf-8", "replace")

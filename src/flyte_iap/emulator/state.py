@@ -10,11 +10,16 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from types import UnionType
+from typing import Any, TypeGuard
 
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 AUTH_CODE_LIFETIME = 300.0
+
+#: The longest an injected fault may hold a request, in seconds: a test that needs a slow
+#: answer needs a few seconds; 1e9 is a typo that would hang a handler thread forever.
+MAX_FAULT_DELAY = 60.0
 
 # Parameters whose values must never reach the request log.
 _SECRET_PARAMS = frozenset(
@@ -91,6 +96,29 @@ class Fault:
     remaining: int
     delay: float = 0.0
     body: dict[str, Any] | None = None
+
+
+def checked_fault(status: object, count: object, delay: object, body: object) -> Fault:
+    """A :class:`Fault` from untrusted parameters; ``ValueError`` says which one is wrong.
+
+    Checked before a fault is queued, so a bad one is refused at once rather than
+    crashing (a negative or NaN delay) or hanging (1e9 s) the request it hits later.
+    """
+    if not _is_number(status, int) or not (status == 0 or 200 <= status <= 599):
+        raise ValueError("status must be 0 (drop the connection) or an HTTP status from 200 to 599")
+    if not _is_number(count, int) or count < 1:
+        raise ValueError("count must be a positive integer")
+    # The chained comparison is False for NaN and the infinities too.
+    if not _is_number(delay, int | float) or not 0 <= delay <= MAX_FAULT_DELAY:
+        raise ValueError(f"delay must be a number of seconds from 0 to {MAX_FAULT_DELAY:g}")
+    if body is not None and not isinstance(body, dict):
+        raise ValueError("body must be a JSON object")
+    return Fault(status, count, float(delay), body)
+
+
+def _is_number(value: object, kind: type[Any] | UnionType) -> TypeGuard[Any]:
+    """``isinstance(value, kind)``, except that JSON's true/false are not numbers."""
+    return isinstance(value, kind) and not isinstance(value, bool)
 
 
 @dataclass
