@@ -820,3 +820,11 @@ def test_user_store_does_not_serve_a_service_account_entry(cache: TokenCache) ->
     cache.store(entry)
 
     assert store.load(entry.name) is None
+
+
+def test_an_entry_that_cannot_be_removed_is_a_cache_error_not_a_crash(cache: TokenCache) -> None:
+    entry = sa_entry()
+    os.makedirs(cache.path(entry.name))  # what logout finds there is a directory
+
+    with pytest.raises(CacheError, match="cannot remove"):
+        cache.delete(entry.name)
