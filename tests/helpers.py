@@ -18,6 +18,7 @@ import threading
 import time
 import urllib.parse
 from collections.abc import Mapping
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -362,6 +363,27 @@ SUCCESS = "Login succeeded. You can close this tab and return to the terminal."
 def callback(srv: LoopbackServer, **params: str) -> requests.Response:
     """The browser's redirect to the loopback server, with these query parameters."""
     return requests.get(srv.redirect_uri, params=params, timeout=10)
+
+
+def in_background(get: str) -> Future[requests.Response]:
+    """A browser tab GETting ``get`` on a thread of its own: the loopback server holds a
+    callback with a code until the login reports how the code's exchange went."""
+    page: Future[requests.Response] = Future()
+
+    def fetch() -> None:
+        try:
+            page.set_result(requests.get(get, timeout=30))
+        except BaseException as exc:
+            page.set_exception(exc)
+
+    threading.Thread(target=fetch, daemon=True).start()
+    return page
+
+
+def open_tab(srv: LoopbackServer, **params: str) -> Future[requests.Response]:
+    """:func:`callback` in a tab of its own (see :func:`in_background`)."""
+    query = urllib.parse.urlencode(params)
+    return in_background(f"{srv.redirect_uri}?{query}")
 
 
 def port_of(srv: LoopbackServer) -> int:

@@ -23,7 +23,7 @@ from flyte_iap.login.loopback import LoopbackServer
 from flyte_iap.login.pkce import challenge_s256, new_verifier, random_token
 
 from ..browsers import browser_env, chromium_missing, read_log
-from ..helpers import DENIED, STATE, SUCCESS, callback, port_of, still_waiting
+from ..helpers import DENIED, STATE, SUCCESS, in_background, port_of, still_waiting
 
 
 def test_an_idle_connection_neither_stalls_the_login_nor_lives_long(
@@ -32,8 +32,10 @@ def test_an_idle_connection_neither_stalls_the_login_nor_lives_long(
     idle = socket.create_connection(("127.0.0.1", port_of(server)), timeout=15)
     try:
         started = time.monotonic()
-        assert callback(server, code="c", state=STATE).status_code == 200
+        tab = in_background(f"{server.redirect_uri}?code=c&state={STATE}")
         assert server.wait(5) == "c"
+        server.report_success("ada@example.com")
+        assert tab.result(5).status_code == 200
         assert time.monotonic() - started < 3
         assert idle.recv(100) == b""  # the server hung up on it
         assert time.monotonic() - started < 12
@@ -176,14 +178,29 @@ def test_browser_allows(kind: str, login: Login, tmp_path: Path) -> None:
     log = tmp_path / "browser.jsonl"
     login.open_with(kind, "allow", log)
     code = login.server.wait(60)
+    tokens = login.exchange(code)  # while the browser waits for the page
+    assert tokens.status_code == 200, tokens.text
+    assert tokens.json()["id_token"] and tokens.json()["refresh_token"]
+    login.server.report_success(login.emu.config.user_email)
     [entry] = read_log(log)
     assert entry["error"] is None, entry
     assert entry["status"] == 200 and SUCCESS in entry["text"]
+    assert f"Logged in as {login.emu.config.user_email}." in entry["text"]
     if kind == "http":
         assert entry["visited"][0][1:] == [login.server.redirect_uri + "favicon.ico", 404]
-    tokens = login.exchange(code)
-    assert tokens.status_code == 200, tokens.text
-    assert tokens.json()["id_token"] and tokens.json()["refresh_token"]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_browser_shows_a_refused_code_as_a_failure(kind: str, login: Login, tmp_path: Path) -> None:
+    log = tmp_path / "browser.jsonl"
+    login.open_with(kind, "allow", log)
+    refused = login.exchange(login.server.wait(60) + "-tampered")
+    assert refused.status_code == 400 and refused.json()["error"] == "invalid_grant"
+    login.server.report_failure("invalid_grant: Malformed auth code.", "flyte-iap login")
+    [entry] = read_log(log)
+    assert entry["error"] is None, entry
+    assert "Login succeeded" not in entry["text"]
+    assert "Login failed: invalid_grant: Malformed auth code." in entry["text"]
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -210,8 +227,10 @@ def test_browser_with_forged_state_cannot_end_the_login(
     assert still_waiting(login.server)
     assert login.emu.count("token") == 0
     # The genuine redirect, which the forging browser held back, still completes the login.
-    assert requests.get(entry["loopback_url"], timeout=10).status_code == 200
+    tab = in_background(entry["loopback_url"])
     assert login.exchange(login.server.wait(5)).status_code == 200
+    login.server.report_success(login.emu.config.user_email)
+    assert SUCCESS in tab.result(5).text
 
 
 def test_a_browser_that_never_comes_back_times_out(login: Login, tmp_path: Path) -> None:

@@ -41,8 +41,34 @@ def test_chromium_allow(tmp_path: Path, emulator: Emulator):
     verify_user_token(emulator, result.token)
     (visit,) = cli.browser_visits(1, timeout=60)
     assert "Login succeeded" in str(visit["text"])
+    assert f"Logged in as {emulator.config.user_email}." in str(visit["text"])
     # chromium asked the loopback for /favicon.ico too; the flow did not mind.
     assert user_grants(emulator) == ["authorization_code"]
+
+
+@needs_chromium
+def test_chromium_ends_on_the_failure_when_the_code_is_refused(tmp_path: Path, emulator: Emulator):
+    cli = chromium_cli(tmp_path, emulator, "allow")
+    c = emulator.config
+    refused = {"error": "invalid_grant", "error_description": "Bad Request"}
+    emulator.fail_next("token", 400, body=refused)  # the one token request: the exchange
+    result = cli(
+        USER,
+        *("--desktop_client_id", c.desktop_client_id, "--webapp_client_id", c.webapp_client_id),
+        timeout=120,
+        FLYTE_IAP_DESKTOP_CLIENT_SECRET=c.desktop_client_secret,
+    )
+    assert_login_failure(result, "exchanging the login code failed (400): invalid_grant")
+    assert emulator.count("token") == 1
+    (visit,) = cli.browser_visits(1, timeout=60)
+    text = str(visit["text"])
+    assert visit["status"] == 200 and "Login succeeded" not in text
+    assert (
+        "Login failed: exchanging the login code failed (400): invalid_grant: Bad Request" in text
+    )
+    assert f"run in a terminal: flyte-iap login --desktop_client_id {c.desktop_client_id}" in text
+    assert c.desktop_client_secret not in text
+    assert not list(cli.cache_dir.glob("user_*.json"))
 
 
 @needs_chromium

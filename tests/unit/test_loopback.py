@@ -15,7 +15,7 @@ from flyte_iap.errors import LoginError, UsageError
 from flyte_iap.login.loopback import LoopbackServer
 from flyte_iap.login.pkce import challenge_s256, new_verifier, random_token
 
-from ..helpers import DENIED, STATE, SUCCESS, callback, port_of, still_waiting
+from ..helpers import DENIED, STATE, SUCCESS, callback, open_tab, port_of, still_waiting
 
 
 # --- PKCE -------------------------------------------------------------------------------
@@ -40,19 +40,78 @@ def test_verifiers_and_tokens_are_fresh_and_well_formed() -> None:
 
 
 # --- the loopback server ----------------------------------------------------------------
-def test_valid_callback_returns_the_code(server: LoopbackServer) -> None:
+EMAIL = "ada@example.com"
+
+
+def test_valid_callback_returns_the_code_and_the_tab_shows_the_success(
+    server: LoopbackServer,
+) -> None:
     assert re.fullmatch(r"http://127\.0\.0\.1:\d+/", server.redirect_uri)
-    response = callback(server, code="4/the-code", state=STATE, scope="openid email")
-    assert response.status_code == 200
-    assert SUCCESS in response.text
-    assert response.headers["Cache-Control"] == "no-store"
+    tab = open_tab(server, code="4/the-code", state=STATE, scope="openid email")
     assert server.wait(5) == "4/the-code"
+    time.sleep(0.3)
+    assert not tab.done()  # held while the code is exchanged
+    server.report_success(EMAIL)
+    response = tab.result(5)
+    assert response.status_code == 200
+    assert SUCCESS in response.text and f"Logged in as {EMAIL}." in response.text
+    assert response.headers["Cache-Control"] == "no-store"
+
+
+def test_a_failed_exchange_is_what_the_tab_shows(server: LoopbackServer) -> None:
+    tab = open_tab(server, code="bogus", state=STATE)
+    assert server.wait(5) == "bogus"
+    reason = "exchanging the login code failed (400): invalid_grant: Malformed auth code."
+    server.report_failure(reason, "flyte-iap login --desktop_client_id D")
+    response = tab.result(5)
+    assert response.status_code == 200
+    assert "Login succeeded" not in response.text
+    assert "<title>flyte-iap: Login failed</title>" in response.text
+    assert f"Login failed: {reason}" in response.text
+    assert "run in a terminal: flyte-iap login --desktop_client_id D" in response.text
+
+
+def test_the_hold_is_bounded_and_never_claims_success() -> None:
+    with LoopbackServer(state=STATE, hold=0.5) as server:
+        tab = open_tab(server, code="c", state=STATE)
+        assert server.wait(5) == "c"
+        started = time.monotonic()
+        response = tab.result(5)  # nobody reported: the hold ran out
+        assert time.monotonic() - started < 3
+        assert "Login succeeded" not in response.text
+        assert "return to the terminal to see whether it succeeded" in response.text
+        started = time.monotonic()
+        server.report_success(EMAIL)  # too late for the tab; it does not wait for it
+        assert time.monotonic() - started < 1
+
+
+def test_closing_answers_a_tab_still_held() -> None:
+    server = LoopbackServer(state=STATE, hold=30)
+    tab = open_tab(server, code="c", state=STATE)
+    assert server.wait(5) == "c"
+    started = time.monotonic()
+    server.close()  # the login ended (e.g. interrupted) without a report
+    response = tab.result(5)
+    assert time.monotonic() - started < 3
+    assert "Login succeeded" not in response.text
+    assert "The login ended before this answer could be used" in response.text
+
+
+def test_a_pasted_url_has_no_tab_to_wait_for(server: LoopbackServer) -> None:
+    assert server.submit_pasted_url(f"{server.redirect_uri}?code=pasted&state={STATE}") is None
+    assert server.wait(5) == "pasted"
+    started = time.monotonic()
+    server.report_failure("refused", "flyte-iap login")
+    server.report_success(EMAIL)
+    assert time.monotonic() - started < 1
 
 
 def test_favicon_is_404_and_the_login_goes_on(server: LoopbackServer) -> None:
     assert requests.get(server.redirect_uri + "favicon.ico", timeout=10).status_code == 404
-    assert callback(server, code="c1", state=STATE).status_code == 200
+    tab = open_tab(server, code="c1", state=STATE)
     assert server.wait(5) == "c1"
+    server.report_success(EMAIL)
+    assert tab.result(5).status_code == 200
 
 
 def test_wrong_or_missing_state_is_refused_and_the_login_keeps_waiting(
@@ -64,8 +123,10 @@ def test_wrong_or_missing_state_is_refused_and_the_login_keeps_waiting(
     assert callback(server, code="stolen").status_code == 400
     assert callback(server, error="access_denied", state="x").status_code == 400
     assert still_waiting(server)
-    assert callback(server, code="real", state=STATE).status_code == 200
+    tab = open_tab(server, code="real", state=STATE)
     assert server.wait(5) == "real"
+    server.report_success(EMAIL)
+    assert tab.result(5).status_code == 200
 
 
 def test_other_methods_and_a_state_without_code_do_not_end_the_login(
@@ -98,12 +159,27 @@ def test_other_errors_are_named_and_escaped(server: LoopbackServer) -> None:
         server.wait(5)
 
 
+def test_a_hostile_error_description_is_defused(server: LoopbackServer) -> None:
+    forged = "\x1b]0;x\x07\nflyte-iap: logged in as admin@corp"
+    page = callback(server, error="server_error\x1b[2J", error_description=forged, state=STATE)
+    with pytest.raises(LoginError) as caught:
+        server.wait(5)
+    message = str(caught.value)
+    assert "\x1b" not in message and "\x07" not in message and "\n" not in message
+    assert "(server_error?[2J: ?]0;x??flyte-iap: logged in as admin@corp)" in message
+    assert "\x1b" not in page.text and "server_error?[2J" in page.text
+
+
 def test_only_the_first_result_counts(server: LoopbackServer) -> None:
-    callback(server, code="first", state=STATE)
-    callback(server, code="second", state=STATE)
-    callback(server, error="access_denied", state=STATE)
+    first = open_tab(server, code="first", state=STATE)
+    assert server.wait(5) == "first"
+    second = callback(server, code="second", state=STATE)
+    assert second.status_code == 409 and "already received an answer" in second.text
+    assert callback(server, error="access_denied", state=STATE).status_code == 409
     assert server.submit_pasted_url(f"{server.redirect_uri}?code=third&state={STATE}") is None
     assert server.wait(5) == "first"
+    server.report_success(EMAIL)
+    assert SUCCESS in first.result(5).text
 
 
 def test_timeout_raises_login_error(server: LoopbackServer) -> None:
@@ -131,7 +207,10 @@ def test_a_fixed_port_is_used_and_released_on_close() -> None:
         port = port_of(first)
     with LoopbackServer(state=STATE, port=port) as again:
         assert again.redirect_uri == f"http://127.0.0.1:{port}/"
-        assert callback(again, code="c", state=STATE).status_code == 200
+        tab = open_tab(again, code="c", state=STATE)
+        assert again.wait(5) == "c"
+        again.report_success(EMAIL)
+        assert tab.result(5).status_code == 200
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", port), timeout=2).close()
 
@@ -147,8 +226,10 @@ def test_no_access_log_on_stderr(server: LoopbackServer, capfd: pytest.CaptureFi
     with socket.create_connection(("127.0.0.1", port_of(server)), timeout=10) as raw:
         raw.sendall(b"NONSENSE\r\n\r\n")
         raw.recv(1000)
-    callback(server, code="c", state=STATE)
+    tab = open_tab(server, code="c", state=STATE)
     server.wait(5)
+    server.report_success(EMAIL)
+    tab.result(5)
     assert capfd.readouterr().err == ""
 
 

@@ -3,6 +3,20 @@
 flytekit runs ``proxyCommand`` with stdout and stderr captured, so the URL
 also goes to /dev/tty; with no browser and no terminal at all the login
 fails at once instead of hanging a ``pyflyte`` process.
+
+The browser's tab shows what the login really came to, not merely that a code arrived.
+:func:`authorize` does not know the token endpoint (docs/design.md, "Why it is cut this
+way"); it takes the exchange as a callback, ``exchange(authorization) -> T``, and runs it
+while the tab that brought the code is kept waiting (at most
+``LoginSettings.exchange_wait`` seconds). Its outcome decides the page: a result is a
+success page naming its ``email``; a :class:`FlyteIapError` is a failure page with the
+first line of its message and the command to run again. A failed exchange fails the
+login: the error is raised as is (the command reports it on the terminal, and caches
+nothing), the login does not go back to the browser for another code, and a second
+callback with the same ``state`` is not waited for (it gets a page saying this login
+already had its answer). Whatever the exchange retries itself (a re-read client secret)
+happens while the tab waits. A URL pasted on the terminal has no tab waiting: its
+outcome is shown on the terminal only.
 """
 
 from __future__ import annotations
@@ -10,11 +24,12 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol, TypeVar
 from urllib.parse import urlencode
 
 from flyte_iap.console import Console
-from flyte_iap.errors import LoginError
-from flyte_iap.login.loopback import LoopbackServer
+from flyte_iap.errors import FlyteIapError, LoginError, shown
+from flyte_iap.login.loopback import DEFAULT_HOLD, LoopbackServer
 from flyte_iap.login.pkce import challenge_s256, new_verifier, random_token
 from flyte_iap.login.terminal import Terminal
 
@@ -30,8 +45,12 @@ class LoginSettings:
     port: int = 0  # 0: any free port
     no_browser: bool = False
     timeout: float = 300.0
-    #: The command a person should run in a terminal when nobody can log in here.
+    #: The command a person should run in a terminal when nobody can log in here, or
+    #: to try again after a failed login.
     retry_command: str = "flyte-iap login"
+    #: How long the browser's tab waits for the exchange's outcome (a bound on the
+    #: exchange's own requests; past it the tab points at the terminal).
+    exchange_wait: float = DEFAULT_HOLD
 
 
 @dataclass
@@ -52,10 +71,27 @@ class Authorization:
     nonce: str
 
 
-def authorize(settings: LoginSettings, ui: LoginUi, console: Console) -> Authorization:
-    """Run the consent in a browser (or by a pasted URL); return the authorization code."""
+class Account(Protocol):
+    """What an exchange's result tells the browser tab: whose login it was."""
+
+    @property
+    def email(self) -> str: ...
+
+
+T = TypeVar("T", bound=Account)
+
+
+def authorize(
+    settings: LoginSettings,
+    ui: LoginUi,
+    console: Console,
+    exchange: Callable[[Authorization], T],
+) -> T:
+    """Run the consent in a browser (or by a pasted URL), then ``exchange`` the code it
+    brought; return the exchange's result, or raise its error (see the module docstring).
+    """
     verifier, state, nonce = new_verifier(), random_token(), random_token()
-    with LoopbackServer(state=state, port=settings.port) as server:
+    with LoopbackServer(state=state, port=settings.port, hold=settings.exchange_wait) as server:
         url = _auth_url(settings, server.redirect_uri, state, nonce, verifier)
         opened = not settings.no_browser and ui.open_browser(url)
         if not opened and not settings.no_browser and not ui.terminal.has_person():
@@ -76,7 +112,33 @@ def authorize(settings: LoginSettings, ui: LoginUi, console: Console) -> Authori
             _accept_pasted_urls(server, ui.terminal)
         console.debug(f"waiting up to {settings.timeout:.0f} s on {server.redirect_uri}")
         code = server.wait(settings.timeout)
-        return Authorization(code, verifier, server.redirect_uri, nonce)
+        grant = Authorization(code, verifier, server.redirect_uri, nonce)
+        return _exchange_and_report(server, grant, exchange, settings.retry_command)
+
+
+def _exchange_and_report(
+    server: LoopbackServer,
+    grant: Authorization,
+    exchange: Callable[[Authorization], T],
+    retry_command: str,
+) -> T:
+    """Run the exchange while the tab waits, then tell the tab how it went."""
+    try:
+        result = exchange(grant)
+    except FlyteIapError as exc:
+        server.report_failure(_one_line(exc), retry_command)
+        raise
+    except BaseException:  # interrupted, or a bug: the terminal says more
+        server.report_failure("the login stopped unexpectedly (see the terminal)", retry_command)
+        raise
+    server.report_success(shown(result.email))
+    return result
+
+
+def _one_line(exc: FlyteIapError) -> str:
+    """The first line of an error's message (our messages carry no secret), made safe."""
+    lines = str(exc).strip().splitlines()
+    return shown(lines[0]) if lines else type(exc).__name__
 
 
 def _auth_url(

@@ -1,9 +1,15 @@
 """The loopback redirect server of the OAuth 2.0 installed-app flow (RFC 8252 §7.3).
 
-It listens on ``127.0.0.1`` only, answers the browser's redirect with a short page and
-hands the authorization code to the login that is waiting for it. A callback whose
-``state`` does not match gets an error page and the login keeps waiting, so a forged or
-stale link can neither end nor hijack it (RFC 6749 §10.12).
+It listens on ``127.0.0.1`` only and hands the authorization code to the login that is
+waiting for it. A callback whose ``state`` does not match gets an error page and the
+login keeps waiting, so a forged or stale link can neither end nor hijack it (RFC 6749
+§10.12).
+
+A callback with a code is answered only once the login knows what the code was worth:
+the browser's request is held while the code is exchanged, then gets the page the
+login reports (:meth:`LoopbackServer.report_success`, :meth:`~LoopbackServer.report_failure`),
+so a tab never says "Login succeeded" for a code Google refused. The hold is bounded
+(``hold`` seconds); past it the tab is told to look at the terminal instead.
 """
 
 from __future__ import annotations
@@ -19,16 +25,30 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
-from flyte_iap.errors import LoginError, UsageError
+from flyte_iap.errors import LoginError, UsageError, shown
 
 _HOST = "127.0.0.1"
 _PATH = "/"
 # A browser may open a spare connection and never use it (preconnect); on a thread of its
 # own it stalls nothing, and this bounds how long that thread lives.
 _CONNECTION_TIMEOUT = 5.0
+# How long a report waits for the held tab's page to be written before the login goes on
+# (and may close the server and exit).
+_SEND_WAIT = 5.0
+#: How long a tab is held for the outcome when the login does not say.
+DEFAULT_HOLD = 60.0
 
 _SUCCESS = "Login succeeded. You can close this tab and return to the terminal."
 _FOREIGN = "This login link does not belong to the running login; it was ignored."
+_ANSWERED = (
+    "This login has already received an answer from the browser; this one was ignored. "
+    "Return to the terminal to see how the login ended."
+)
+_STILL_RUNNING = (
+    "The login is taking longer than expected to finish; return to the terminal to see "
+    "whether it succeeded."
+)
+_ENDED = "The login ended before this answer could be used; return to the terminal."
 
 
 @dataclass(frozen=True)
@@ -42,6 +62,8 @@ class _Verdict:
 
 
 def _denial(params: dict[str, str]) -> LoginError:
+    """The browser's ``error`` redirect as a LoginError; its text, from whoever sent the
+    redirect, is made safe for a terminal with :func:`shown`."""
     error = params["error"]
     if error == "access_denied":
         message = (
@@ -50,16 +72,17 @@ def _denial(params: dict[str, str]) -> LoginError:
         )
     else:
         description = params.get("error_description", "")
-        detail = f"{error}: {description}" if description else error
+        detail = shown(f"{error}: {description}" if description else error)
         message = f"the login failed in the browser ({detail}); run the command again"
     return LoginError(message, error=error)
 
 
-def _page(title: str, text: str) -> bytes:
+def _page(title: str, *paragraphs: str) -> bytes:
+    body = "".join(f"<p>{html.escape(text)}</p>" for text in paragraphs)
     return (
         '<!doctype html><html><head><meta charset="utf-8">'
         f"<title>flyte-iap: {html.escape(title)}</title></head>"
-        f"<body><h1>flyte-iap</h1><p>{html.escape(text)}</p></body></html>"
+        f"<body><h1>flyte-iap</h1>{body}</body></html>"
     ).encode()
 
 
@@ -68,14 +91,21 @@ class LoopbackServer:
 
     Binds at once (``port=0``: a free ephemeral port) and serves on a daemon thread until
     :meth:`close`, so a redirect arriving before :meth:`wait` is called is not lost. Only
-    the first valid result (a code, or an ``error`` with the right ``state``) counts.
+    the first valid result (a code, or an ``error`` with the right ``state``) counts. The
+    tab that brought a code waits up to ``hold`` seconds for the login to report how the
+    code's exchange went.
     """
 
-    def __init__(self, *, state: str, port: int = 0) -> None:
+    def __init__(self, *, state: str, port: int = 0, hold: float = DEFAULT_HOLD) -> None:
         self._state = state
+        self._hold = hold
         self._done = threading.Event()
         self._lock = threading.Lock()
         self._verdict = _Verdict()
+        self._tab_held = False  # the code came from a browser tab that awaits its page
+        self._outcome = b""
+        self._reported = threading.Event()
+        self._sent = threading.Event()
         self._httpd = _bind(port, self)
         self.redirect_uri = f"http://{_HOST}:{self._httpd.server_port}{_PATH}"
         self._thread = threading.Thread(
@@ -101,6 +131,22 @@ class LoopbackServer:
             raise self._verdict.error
         return self._verdict.code
 
+    def report_success(self, account: str) -> None:
+        """Show the waiting tab that the login succeeded as ``account`` (text the caller
+        made safe). Nothing to do when the code was pasted: no tab is waiting."""
+        self._report(_page("Login succeeded", _SUCCESS, f"Logged in as {account}."))
+
+    def report_failure(self, reason: str, retry_command: str) -> None:
+        """Show the waiting tab that the login failed: ``reason`` in one line (no secret),
+        and the command to run again."""
+        self._report(
+            _page(
+                "Login failed",
+                f"Login failed: {reason}",
+                f"Nothing was saved. To try again, run in a terminal: {retry_command}",
+            )
+        )
+
     def submit_pasted_url(self, text: str) -> str | None:
         """Take the URL the browser was redirected to, pasted by the person.
 
@@ -121,7 +167,9 @@ class LoopbackServer:
         return None
 
     def close(self) -> None:
-        """Stop serving and close the socket; idempotent."""
+        """Answer a tab still held (the login ended without a report), stop serving and
+        close the socket; idempotent."""
+        self._report(_page("Login ended", _ENDED))
         if self._thread.is_alive():
             self._httpd.shutdown()
             self._thread.join(timeout=5)
@@ -137,6 +185,24 @@ class LoopbackServer:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+    # --- the outcome page ----------------------------------------------------------------
+    def _report(self, page: bytes) -> None:
+        """Give the held tab ``page`` (the first report wins) and wait, briefly, until it
+        is written: the login may close the server and exit right after."""
+        with self._lock:
+            if not self._reported.is_set():
+                self._outcome = page
+                self._reported.set()
+            held = self._tab_held
+        if held:
+            self._sent.wait(_SEND_WAIT)
+
+    def _outcome_page(self) -> bytes:
+        """The page for the tab that brought the code, once the login reported it."""
+        if not self._reported.wait(self._hold):
+            return _page("Login still running", _STILL_RUNNING)
+        return self._outcome
 
     # --- used by the request handler -----------------------------------------------------
     def _judge(self, query: str) -> _Verdict:
@@ -158,12 +224,15 @@ class LoopbackServer:
             )
         return _Verdict(code=params["code"])
 
-    def _deliver(self, verdict: _Verdict) -> None:
+    def _deliver(self, verdict: _Verdict, *, tab_held: bool = False) -> bool:
+        """Hand ``verdict`` to the waiting login; False when an earlier one already was."""
         with self._lock:
             if self._done.is_set():
-                return
+                return False
             self._verdict = verdict
+            self._tab_held = tab_held
             self._done.set()
+            return True
 
 
 class _HTTPServer(http.server.ThreadingHTTPServer):
@@ -208,14 +277,28 @@ class _CallbackHandler(http.server.BaseHTTPRequestHandler):
         verdict = receiver._judge(target.query)
         if verdict.rejected:
             self._send(400, _page("Wrong login link", verdict.page))
-            return
-        if verdict.error is None:
-            self._send(200, _page("Login succeeded", _SUCCESS))
+        elif receiver._done.is_set():
+            self._send(409, _page("Already answered", _ANSWERED))
+        elif verdict.error is not None:
+            self._deny(verdict, verdict.error)
         else:
-            text = f"The login was not completed ({verdict.error.error}). Return to the terminal."
-            self._send(200, _page("Login denied", text))
+            self._hold_for_outcome(verdict)
+
+    def _deny(self, verdict: _Verdict, error: LoginError) -> None:
+        text = f"The login was not completed ({shown(error.error)}). Return to the terminal."
+        self._send(200, _page("Login denied", text))
         # Answer first, then release the waiting login: it may close the server and exit.
-        receiver._deliver(verdict)
+        self.server.receiver._deliver(verdict)
+
+    def _hold_for_outcome(self, verdict: _Verdict) -> None:
+        receiver = self.server.receiver
+        if not receiver._deliver(verdict, tab_held=True):
+            self._send(409, _page("Already answered", _ANSWERED))
+            return
+        try:
+            self._send(200, receiver._outcome_page())
+        finally:
+            receiver._sent.set()
 
     def _not_found(self) -> None:
         self._send(404, _page("Not found", "Nothing here."))

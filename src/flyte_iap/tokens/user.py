@@ -13,15 +13,15 @@ from dataclasses import dataclass
 
 from flyte_iap.cache.entry import Entry, UserEntry
 from flyte_iap.cache.keyring_store import UserStore
-from flyte_iap.errors import FlyteIapError, OAuthError, TransportError
+from flyte_iap.errors import FlyteIapError, OAuthError, TransportError, shown
 from flyte_iap.google.endpoints import Endpoints
 from flyte_iap.google.oauth import UserClient, UserTokens
-from flyte_iap.login.flow import LoginSettings, LoginUi, authorize
+from flyte_iap.login.flow import Authorization, LoginSettings, LoginUi, authorize
 from flyte_iap.tokens.client_secret import ClientSecret, explicit_secret, require_a_source
 from flyte_iap.tokens.fresh import fresh_or_fetch
 from flyte_iap.tokens.lookup import user_key
 from flyte_iap.tokens.services import Services
-from flyte_iap.transport import RETRYABLE_STATUS
+from flyte_iap.transport import RETRYABLE_STATUS, HttpClient
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -29,6 +29,11 @@ if TYPE_CHECKING:
 
 # Slack on top of the login timeout for a process waiting on another's login.
 LOCK_SLACK = 60.0
+# The browser tab waits for the code exchange at most this long, however slow the
+# token endpoint's tries are allowed to be (a hung exchange never holds it forever).
+EXCHANGE_WAIT_CAP = 120.0
+# The longest sleep between two tries (transport honours a Retry-After up to 10 s).
+_LONGEST_BACKOFF = 10.0
 
 
 @dataclass(frozen=True)
@@ -99,7 +104,7 @@ class _Renewal:
             refreshed = self._refresh(saved, secret)
             if refreshed is not None:
                 return refreshed
-        tokens = secret.use(self._log_in)
+        tokens = self._log_in(secret)
         return self._entry(tokens, tokens.refresh_token, secret)
 
     def _refresh(self, saved: UserEntry, secret: ClientSecret) -> UserEntry | None:
@@ -133,7 +138,12 @@ class _Renewal:
             return saved
         raise exc
 
-    def _log_in(self, client_secret: str) -> UserTokens:
+    def _log_in(self, secret: ClientSecret) -> UserTokens:
+        """A browser login whose code is exchanged while the tab waits for the outcome.
+
+        The secret is read first (a missing one fails before anyone logs in); after an
+        ``invalid_client`` it is read again and the same code exchanged once more.
+        """
         request = self.request
         settings = LoginSettings(
             auth_uri=self.endpoints.auth_uri,
@@ -142,12 +152,19 @@ class _Renewal:
             no_browser=request.no_browser,
             timeout=request.login_timeout,
             retry_command=request.login_command,
+            exchange_wait=_exchange_wait(self.services.http),
         )
-        grant = authorize(settings, self.ui, self.services.console)
-        tokens = self.client.exchange_code(
-            grant.code, grant.verifier, grant.redirect_uri, client_secret, grant.nonce
-        )
-        self.ui.terminal.show(f"flyte-iap: logged in as {tokens.email}")
+        secret.get()
+
+        def exchange(grant: Authorization) -> UserTokens:
+            return secret.use(
+                lambda value: self.client.exchange_code(
+                    grant.code, grant.verifier, grant.redirect_uri, value, grant.nonce
+                )
+            )
+
+        tokens = authorize(settings, self.ui, self.services.console, exchange)
+        self.ui.terminal.show(f"flyte-iap: logged in as {shown(tokens.email)}")
         return tokens
 
     def _secret(self, saved: UserEntry | None) -> ClientSecret:
@@ -180,6 +197,12 @@ class _Renewal:
             refresh_token=refresh_token or "",
             client_secret=secret.cacheable or "",
         )
+
+
+def _exchange_wait(http: HttpClient) -> float:
+    """How long the tab may wait for the code exchange: every try of the token request
+    with the longest backoff between them, capped."""
+    return min(EXCHANGE_WAIT_CAP, http.tries * (http.timeout + _LONGEST_BACKOFF))
 
 
 def _as_user(entry: Entry) -> UserEntry:
