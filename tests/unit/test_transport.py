@@ -6,15 +6,26 @@ import contextlib
 import json
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 import requests
 
+from flyte_iap.emulator import Emulator
 from flyte_iap.errors import OAuthError, ProtocolError, TransportError, UsageError
-from flyte_iap.transport import HttpClient, Response, describe_error, http_timeout, raise_for_error
+from flyte_iap.transport import (
+    MAX_BODY,
+    HttpClient,
+    Response,
+    describe_error,
+    http_timeout,
+    raise_for_error,
+)
 
-from ..helpers import Reply, StubServer
+from ..helpers import InProcessCli, Reply, StubServer, sa_args
+from ..raw_servers import JSON_HEAD, drip, endless, head_then_silence, raw_server
 
 WHAT = "the token endpoint"
 SECRET = "ya29.a0-access-token-that-must-never-be-printed"
@@ -26,7 +37,7 @@ Serve = Callable[..., StubServer]
 @pytest.fixture(scope="module")
 def shared_server() -> Iterator[StubServer]:
     """One server for the module: stopping a StubServer costs ~50 ms, and this file must
-    stay under 3 s. Tests re-script it through ``serve``."""
+    stay under 5 s (the deadline tests wait for real). Tests re-script it through ``serve``."""
     with StubServer() as stub:
         yield stub
 
@@ -284,7 +295,10 @@ def test_a_timeout_is_retried_then_a_transport_error(sleeps: list[float]) -> Non
             client.request("GET", stub.url + "/computeMetadata", what="the metadata server")
         assert len(stub.requests) == 2
     host = stub.url.removeprefix("http://")
-    assert str(caught.value) == f"could not reach the metadata server at {host}: timed out"
+    assert str(caught.value) == (
+        f"could not reach the metadata server at {host}: "
+        "timed out (no complete answer within 0.2 s; FLYTE_IAP_HTTP_TIMEOUT)"
+    )
     assert len(sleeps) == 1
 
 
@@ -457,7 +471,7 @@ def test_a_long_first_line_is_cut_at_200_characters(serve: Serve) -> None:
     line = "".join(f"{i % 10}" for i in range(500))
     code, description = describe_error(fetch(serve, Reply.html(line + "\nsecond", status=500)))
     assert code == "HTTP 500"
-    assert description == line[:200]
+    assert description == line[:199] + "…"
 
 
 @pytest.mark.parametrize(
@@ -496,9 +510,254 @@ def test_http_timeout_reads_the_environment(env: dict[str, str], expected: float
     assert http_timeout(env) == expected
 
 
-@pytest.mark.parametrize("raw", ["abc", "0", "-1", "-0", "inf", "nan", "1e400", ""])
+@pytest.mark.parametrize(
+    "raw", ["abc", "0", "-1", "-0", "inf", "nan", "1e400", "", "1e300", "600.5"]
+)
 def test_http_timeout_that_is_not_a_positive_number_is_a_usage_error(raw: str) -> None:
     with pytest.raises(UsageError) as caught:
         http_timeout({"FLYTE_IAP_HTTP_TIMEOUT": raw})
     assert caught.value.exit_code == 2
     assert str(caught.value).startswith(f"FLYTE_IAP_HTTP_TIMEOUT is {raw!r}: ")
+
+
+def test_http_timeout_accepts_up_to_600_seconds() -> None:
+    assert http_timeout({"FLYTE_IAP_HTTP_TIMEOUT": "600"}) == 600.0
+
+
+@pytest.mark.parametrize("raw", ["nan", "inf", "-1", "0", "abc", "1e300"])
+def test_a_bad_http_timeout_is_a_usage_error_on_the_command_line(
+    run_cli: InProcessCli, emulator: Emulator, tmp_path: Path, raw: str
+) -> None:
+    """1e300 passed the old check and then overflowed the socket's timeout."""
+    key = emulator.write_service_account_key(tmp_path / "key.json")
+    result = run_cli(*sa_args(key=key), FLYTE_IAP_HTTP_TIMEOUT=raw)
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr == (
+        f"flyte-iap: FLYTE_IAP_HTTP_TIMEOUT is {raw!r}: "
+        "give a number of seconds above 0 and at most 600\n"
+    )
+    assert emulator.count("token") == 0
+
+
+# --- tries ------------------------------------------------------------------------------------
+@pytest.mark.parametrize("tries", [0, -1])
+def test_a_client_with_fewer_than_one_try_is_an_error(tries: int) -> None:
+    with pytest.raises(
+        ValueError, match=f"tries must be a whole number of at least 1, not {tries}"
+    ):
+        HttpClient(tries=tries)
+
+
+@pytest.mark.parametrize("tries", [0, -1])
+def test_a_call_with_fewer_than_one_try_is_an_error_not_the_default(
+    serve: Serve, client: HttpClient, tries: int
+) -> None:
+    """``tries=0`` used to fall back to the client's three tries."""
+    stub = serve(Reply.json({}))
+    with pytest.raises(ValueError, match="tries must be a whole number of at least 1"):
+        client.request("GET", stub.url, what=WHAT, tries=tries)
+    assert stub.requests == []
+
+
+# --- deadlines: a try, a call, a client -------------------------------------------------------
+#: A head that never ends: a byte every DRIP seconds, far longer in all than any timeout here.
+SLOW_HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-Pad: " + b"a" * 400
+DRIP = 0.05
+
+
+def test_a_head_that_drips_times_out_at_the_deadline_not_per_read(sleeps: list[float]) -> None:
+    """Each byte comes well within the 0.3 s read timeout; the try as a whole may not
+    last longer than 0.3 s all the same."""
+    client = HttpClient(timeout=0.3, tries=2, sleep=sleeps.append)
+    with raw_server(drip(SLOW_HEAD, DRIP)) as server:
+        started = time.monotonic()
+        with pytest.raises(TransportError) as caught:
+            client.request("GET", server.url + "/token", what=WHAT)
+        elapsed = time.monotonic() - started
+        assert server.connections == 2
+    host = server.url.removeprefix("http://")
+    assert str(caught.value) == (
+        f"could not reach {WHAT} at {host}: "
+        "timed out (no complete answer within 0.3 s; FLYTE_IAP_HTTP_TIMEOUT)"
+    )
+    assert 0.55 <= elapsed < 1.0, elapsed
+    assert len(sleeps) == 1
+
+
+def test_a_body_that_drips_times_out_at_the_deadline() -> None:
+    """The head comes at once, then the body a byte at a time."""
+    body = b'{"id_token": "' + b"a" * 400 + b'"}'
+    client = HttpClient(timeout=0.3, tries=1)
+    with raw_server(drip(body, DRIP, first=JSON_HEAD % len(body))) as server:
+        started = time.monotonic()
+        with pytest.raises(TransportError, match="timed out"):
+            client.request("POST", server.url + "/token", what=WHAT, data={"a": "b"})
+        elapsed = time.monotonic() - started
+    assert 0.25 <= elapsed < 0.7, elapsed
+
+
+def test_the_budget_bounds_all_the_calls_of_a_client() -> None:
+    """0.5 s for the client's life: the first call takes 0.3 s, the second gets what is
+    left, the third fails at once without connecting."""
+    client = HttpClient(timeout=0.3, tries=1, budget=0.5)
+    with raw_server(drip(SLOW_HEAD, DRIP)) as server:
+        host = server.url.removeprefix("http://")
+        with pytest.raises(TransportError, match=r"within 0\.3 s"):
+            client.request("GET", server.url, what=WHAT)
+        started = time.monotonic()
+        with pytest.raises(TransportError) as second:
+            client.request("GET", server.url, what=WHAT)
+        assert 0.15 <= time.monotonic() - started < 0.45
+        assert str(second.value) == (
+            f"could not reach {WHAT} at {host}: "
+            "timed out: this command's network calls used up their 0.5 s"
+        )
+        started = time.monotonic()
+        with pytest.raises(TransportError) as third:
+            client.request("GET", server.url, what=WHAT)
+        assert time.monotonic() - started < 0.1
+        assert str(third.value) == (
+            f"gave up on {WHAT} at {host}: this command's network calls took more than 0.5 s in all"
+        )
+        assert server.connections == 2
+
+
+def test_the_default_budget_is_what_one_call_may_take() -> None:
+    assert HttpClient(timeout=2.0, tries=3).budget == 3 * 2.0 + 10.0
+    assert HttpClient().budget == 40.0
+
+
+@pytest.mark.parametrize("budget", [0.0, -1.0, float("inf"), float("nan")])
+def test_a_budget_that_is_not_a_positive_number_is_an_error(budget: float) -> None:
+    with pytest.raises(ValueError, match="budget"):
+        HttpClient(budget=budget)
+
+
+def test_backoff_sleeps_count_against_the_budget(serve: Serve, sleeps: list[float]) -> None:
+    """Sleeps are counted as asked for (the seam does not sleep): with 5 s in all, a
+    Retry-After of 4 s leaves no time for another wait of 4 s."""
+    stub = serve(Reply(503, headers={"Retry-After": "4"}))
+    client = HttpClient(timeout=2.0, tries=3, budget=5.0, sleep=sleeps.append)
+    assert client.request("GET", stub.url, what=WHAT).status == 503
+    assert sleeps == [4.0]
+    assert len(stub.requests) == 2
+
+
+@pytest.mark.parametrize(
+    ("retry_after", "expected"), [("6", [6.0, 4.0]), ("10", [10.0])], ids=["6s", "10s"]
+)
+def test_the_sleeps_of_one_call_add_up_to_at_most_10_seconds(
+    serve: Serve, client: HttpClient, sleeps: list[float], retry_after: str, expected: list[float]
+) -> None:
+    stub = serve(Reply(503, headers={"Retry-After": retry_after}))
+    assert client.request("GET", stub.url, what=WHAT).status == 503
+    assert sleeps == expected
+    assert len(stub.requests) == len(expected) + 1
+
+
+def test_many_tries_still_sleep_at_most_10_seconds_in_all(
+    serve: Serve, sleeps: list[float]
+) -> None:
+    """Backoff 0.5, 1, 2, 4, 8 s (with jitter) for six tries: the last sleeps are cut to
+    what is left of the 10 s, and once that is spent the last answer is the answer."""
+    stub = serve(Reply(503))
+    client = HttpClient(timeout=2.0, tries=6, sleep=sleeps.append)
+    assert client.request("GET", stub.url, what=WHAT).status == 503
+    assert sum(sleeps) <= 10.0
+    assert 4 <= len(stub.requests) == len(sleeps) + 1 <= 6
+
+
+# --- bodies: size, nesting, encoding ----------------------------------------------------------
+def test_an_endless_body_stops_at_4_mib_with_a_clear_error() -> None:
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n"
+    client = HttpClient(timeout=5.0, tries=3)
+    with raw_server(endless(head)) as server:
+        with pytest.raises(ProtocolError) as caught:
+            client.request("GET", server.url + "/token", what=WHAT)
+        host = server.url.removeprefix("http://")
+        assert str(caught.value) == (
+            f"{WHAT} at {host} answered 200 with a body over 4 MiB, which no Google "
+            "endpoint sends; stopped reading"
+        )
+        assert server.connections == 1, "a final answer: not retried"
+        time.sleep(0.1)
+        assert server.sent < MAX_BODY + 16 * 1024 * 1024, "reading stopped near the cap"
+
+
+def test_a_declared_length_over_4_mib_is_refused_before_reading() -> None:
+    head = b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 300000000\r\n\r\n"
+    client = HttpClient(timeout=2.0, tries=3)
+    with raw_server(head_then_silence(head)) as server:
+        started = time.monotonic()
+        with pytest.raises(ProtocolError, match="answered 503 with a body over 4 MiB"):
+            client.request("GET", server.url, what=WHAT)
+        assert time.monotonic() - started < 0.5
+        assert server.connections == 1
+
+
+def test_a_body_of_exactly_4_mib_is_read(serve: Serve) -> None:
+    body = b"x" * MAX_BODY
+    assert fetch(serve, Reply(200, body)).body == body
+
+
+NESTED = b"[" * 100_000 + b"]" * 100_000
+
+
+def test_deeply_nested_json_reads_as_not_json(serve: Serve) -> None:
+    """json.loads raises RecursionError on it, which was an unexpected error."""
+    response = fetch(serve, Reply(200, NESTED, {"Content-Type": "application/json"}))
+    with pytest.raises(ValueError):
+        response.json()
+    with pytest.raises(ProtocolError) as caught:
+        response.json_field("id_token", WHAT)
+    assert str(caught.value) == (
+        f"{WHAT} answered 200 with a body of type application/json, not a JSON object"
+    )
+    error = fetch(serve, Reply(400, NESTED, {"Content-Type": "application/json"}))
+    assert describe_error(error) == ("HTTP 400", "[" * 199 + "…")
+
+
+def test_an_uncompressed_answer_is_asked_for(serve: Serve, client: HttpClient) -> None:
+    """A compressed body could inflate far past the cap before it is counted."""
+    stub = serve(Reply.json({}))
+    client.request("GET", stub.url, what=WHAT)
+    assert stub.requests[0][2]["Accept-Encoding"] == "identity"
+
+
+# --- the server's words reach the terminal made safe ------------------------------------------
+FORGED = "x\x1b]0;pwned\x07\nflyte-iap: logged in as admin@corp\u202e"
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        Reply.json({"error": "invalid_grant", "error_description": FORGED}, status=400),
+        Reply.json({"error": FORGED}, status=400),
+        Reply.json({"error": {"status": FORGED, "message": FORGED}}, status=403),
+        Reply.json({"error": {"code": FORGED}}, status=403),
+        Reply(403, FORGED.encode() + b"\nsecond line", {"Content-Type": "text/plain"}),
+    ],
+    ids=["description", "error", "api-status-and-message", "api-code", "first-line"],
+)
+def test_an_error_body_is_shown_without_control_characters(serve: Serve, reply: Reply) -> None:
+    with pytest.raises(OAuthError) as caught:
+        raise_for_error(fetch(serve, reply), WHAT, "the next step")
+    first, hint = str(caught.value).split("\n")
+    assert hint == "the next step"
+    assert first.isprintable(), repr(first)
+    assert "\x1b" not in first and "\x07" not in first
+    assert caught.value.error.isprintable()
+
+
+def test_a_long_error_description_is_capped(serve: Serve) -> None:
+    reply = Reply.json({"error": "invalid_grant", "error_description": "d" * 5000}, status=400)
+    code, description = describe_error(fetch(serve, reply))
+    assert (code, len(description)) == ("invalid_grant", 200)
+
+
+def test_a_hostile_content_type_is_not_echoed_raw(serve: Serve) -> None:
+    response = fetch(serve, Reply(200, b"<html>", {"Content-Type": "text/\x1b[2Jhtml"}))
+    with pytest.raises(ProtocolError) as caught:
+        response.json_object(WHAT)
+    assert str(caught.value).isprintable()
+    assert "\x1b" not in str(caught.value)

@@ -45,7 +45,14 @@ class MetadataServer(Credentials):
 
     def email(self) -> str:
         response = self._get("instance/service-accounts/default/email", None, "the email endpoint")
-        return response.text().strip()
+        email = response.text().strip()
+        # A captive portal or a stand-in answers 200 with a page: not an account's name.
+        if not (0 < len(email) <= 254 and "@" in email and email.isprintable()) or " " in email:
+            raise ProtocolError(
+                f"the metadata server at {self.host} answered {response.status} with "
+                f"{response.kind()}, not a service-account email"
+            )
+        return email
 
     def access_token(self) -> str:
         response = self._get("instance/service-accounts/default/token", None, "the token endpoint")
