@@ -18,7 +18,8 @@ import os
 import sys
 
 from flyte_iap.cache.entry import entry_from_record, metadata_alias_name
-from flyte_iap.files import NotTrusted, directory_problem, euid, read_small_file
+from flyte_iap.cache.place import entries_directory, sweep_stale_temp_files
+from flyte_iap.files import NotTrusted, read_small_file
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -168,7 +169,7 @@ class TokenCache:
         except OSError as exc:
             self._unwritable(exc)
             return False
-        _sweep_stale_temp_files(place)
+        sweep_stale_temp_files(place)
         return True
 
     def delete(self, name: str) -> bool:
@@ -211,20 +212,9 @@ class TokenCache:
         """The directory the entries are in, made (0700) if ``create``; an OSError when
         there is none yet, or :class:`NotTrusted` when neither it nor its private
         subdirectory is this user's alone."""
-        if self._place is not None:
-            return self._place
-        base = self.requested
-        problem = _checked(base, private=False, create=create)
-        place = base
-        if problem is not None:
-            place = os.path.join(base, f"flyte-iap-{euid()}")
-            refused = _checked(place, private=True, create=create)
-            if refused is not None:
-                raise NotTrusted(
-                    place, f"{base} is not yours alone ({problem}), nor is {place} ({refused})"
-                )
-        self._place = place
-        return place
+        if self._place is None:
+            self._place = entries_directory(self.requested, create=create)
+        return self._place
 
     def _no_lock(self, exc: OSError) -> None:
         reason = exc.strerror or type(exc).__name__
@@ -244,46 +234,6 @@ class TokenCache:
         if message not in self._warned:
             self._warned.add(message)
             self._warn(message)
-
-
-def _checked(path: str, *, private: bool, create: bool) -> str | None:
-    """What is wrong with the directory ``path`` (None: nothing), made first if asked."""
-    try:
-        return directory_problem(path, private=private)
-    except FileNotFoundError:
-        if not create:
-            raise
-    if private:
-        os.mkdir(path, 0o700)
-    else:
-        os.makedirs(path, mode=0o700, exist_ok=True)
-    return directory_problem(path, private=private)
-
-
-# A write takes milliseconds: a temp file this old was left by a process that died.
-_STALE_TEMP_AGE = 60.0
-
-
-def _sweep_stale_temp_files(place: str) -> None:
-    """Remove ``.NAME.XXXX.tmp`` files left by killed writers (they may hold secrets)."""
-    import stat
-    import time
-
-    cutoff = time.time() - _STALE_TEMP_AGE
-    try:
-        files = os.listdir(place)
-    except OSError:
-        return
-    for file in files:
-        if not (file.startswith(".") and file.endswith(".tmp")):
-            continue
-        path = os.path.join(place, file)
-        try:
-            info = os.lstat(path)
-        except OSError:
-            continue
-        if stat.S_ISREG(info.st_mode) and info.st_mtime < cutoff:
-            _remove_quietly(path)
 
 
 def _remove_quietly(path: str) -> None:

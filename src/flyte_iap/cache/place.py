@@ -1,0 +1,77 @@
+"""Where the entries of a cache directory live, and whom that directory is trusted by.
+
+The directory asked for is used as it is when it is this user's and nobody else can
+write it. Otherwise it is never chmod-ed (it may be ``/tmp``, or a directory another
+user shares): the entries go to a private ``flyte-iap-UID`` made in it, and when even
+that one is not this user's alone (a symbolic link, another owner, open modes) the
+cache is refused. Standard library only: on the fast path.
+"""
+
+from __future__ import annotations
+
+import os
+
+from flyte_iap.files import NotTrusted, directory_problem, euid
+
+
+def entries_directory(requested: str, *, create: bool) -> str:
+    """The directory the entries are in, made (0700) if ``create``; an OSError when
+    there is none yet, or :class:`NotTrusted` when neither ``requested`` nor its private
+    subdirectory is this user's alone."""
+    problem = _checked(requested, private=False, create=create)
+    if problem is None:
+        return requested
+    place = os.path.join(requested, f"flyte-iap-{euid()}")
+    refused = _checked(place, private=True, create=create)
+    if refused is not None:
+        raise NotTrusted(
+            place, f"{requested} is not yours alone ({problem}), nor is {place} ({refused})"
+        )
+    return place
+
+
+def _checked(path: str, *, private: bool, create: bool) -> str | None:
+    """What is wrong with the directory ``path`` (None: nothing), made first if asked."""
+    try:
+        return directory_problem(path, private=private)
+    except FileNotFoundError:
+        if not create:
+            raise
+    if private:
+        os.mkdir(path, 0o700)
+    else:
+        os.makedirs(path, mode=0o700, exist_ok=True)
+    return directory_problem(path, private=private)
+
+
+# A write takes milliseconds: a temp file this old was left by a process that died.
+_STALE_TEMP_AGE = 60.0
+
+
+def sweep_stale_temp_files(place: str) -> None:
+    """Remove ``.NAME.XXXX.tmp`` files left by killed writers (they may hold secrets)."""
+    import stat
+    import time
+
+    cutoff = time.time() - _STALE_TEMP_AGE
+    try:
+        files = os.listdir(place)
+    except OSError:
+        return
+    for file in files:
+        if not (file.startswith(".") and file.endswith(".tmp")):
+            continue
+        path = os.path.join(place, file)
+        try:
+            info = os.lstat(path)
+        except OSError:
+            continue
+        if stat.S_ISREG(info.st_mode) and info.st_mtime < cutoff:
+            _remove(path)
+
+
+def _remove(path: str) -> None:
+    try:  # noqa: SIM105 - contextlib would cost the fast path an import
+        os.remove(path)
+    except OSError:
+        pass
