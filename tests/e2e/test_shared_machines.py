@@ -70,14 +70,19 @@ def mode_of(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
 
 
+def make_dir(path: Path, mode: int) -> Path:
+    """A directory with exactly ``mode`` (mkdir's is cut by the umask)."""
+    path.mkdir()
+    path.chmod(mode)
+    return path
+
+
 # --- 3. a cache directory that is not ours alone ----------------------------------------------
 @as_root
 def test_a_directory_of_another_user_is_not_trusted_nor_chmod_ed(
     cli: Cli, emulator: Emulator, key: Path, tmp_path: Path
 ) -> None:
-    shared = tmp_path / "shared"
-    shared.mkdir()
-    shared.chmod(0o777)
+    shared = make_dir(tmp_path / "shared", 0o777)
     plant_for(shared, key, "planted.by.other", uid=OTHER_UID)
     os.chown(shared, OTHER_UID, OTHER_UID)
 
@@ -95,9 +100,7 @@ def test_a_directory_of_another_user_is_not_trusted_nor_chmod_ed(
 
 @as_root
 def test_a_sticky_shared_directory_keeps_its_mode(cli: Cli, key: Path, tmp_path: Path) -> None:
-    shared = tmp_path / "tmp-like"
-    shared.mkdir()
-    shared.chmod(0o1777)
+    shared = make_dir(tmp_path / "tmp-like", 0o1777)
 
     assert cli(*sa_args(key=key), FLYTE_IAP_CACHE_DIR=str(shared)).token
 
@@ -109,9 +112,7 @@ def test_a_sticky_shared_directory_keeps_its_mode(cli: Cli, key: Path, tmp_path:
 def test_a_symlink_to_someone_elses_directory_leaves_it_as_it_was(
     cli: Cli, key: Path, tmp_path: Path
 ) -> None:
-    theirs = tmp_path / "theirs"
-    theirs.mkdir()
-    theirs.chmod(0o755)
+    theirs = make_dir(tmp_path / "theirs", 0o755)
     os.chown(theirs, OTHER_UID, OTHER_UID)
     link = tmp_path / "link"
     link.symlink_to(theirs)
@@ -125,9 +126,7 @@ def test_a_symlink_to_someone_elses_directory_leaves_it_as_it_was(
 def test_a_private_subdirectory_planted_by_another_user_is_refused(
     cli: Cli, emulator: Emulator, key: Path, tmp_path: Path
 ) -> None:
-    shared = tmp_path / "shared"
-    shared.mkdir()
-    shared.chmod(0o1777)
+    shared = make_dir(tmp_path / "shared", 0o1777)
     trap = shared / f"flyte-iap-{os.geteuid()}"
     trap.mkdir(mode=0o700)
     plant_for(trap, key, "planted.in.trap", uid=OTHER_UID)
@@ -442,9 +441,7 @@ def test_an_empty_key_option_does_not_fall_back_to_the_environment(cli: Cli, key
 
 
 def test_the_cache_class_never_chmods_what_it_did_not_create(tmp_path: Path) -> None:
-    shared = tmp_path / "open"
-    shared.mkdir()
-    shared.chmod(0o775)  # a group-writable directory of ours (umask 002)
+    shared = make_dir(tmp_path / "open", 0o775)  # a group-writable directory of ours (umask 002)
     cache = TokenCache(str(shared))
     entry = ServiceAccountEntry(
         audience=AUD, principal="p@x", id_token="t", expiry=time.time() + 3600,

@@ -67,10 +67,10 @@ def sweep_stale_temp_files(place: str) -> None:
         except OSError:
             continue
         if stat.S_ISREG(info.st_mode) and info.st_mtime < cutoff:
-            _remove(path)
+            remove_quietly(path)
 
 
-def _remove(path: str) -> None:
+def remove_quietly(path: str) -> None:
     try:  # noqa: SIM105 - contextlib would cost the fast path an import
         os.remove(path)
     except OSError:

@@ -18,7 +18,7 @@ import os
 import sys
 
 from flyte_iap.cache.entry import entry_from_record, metadata_alias_name
-from flyte_iap.cache.place import entries_directory, sweep_stale_temp_files
+from flyte_iap.cache.place import entries_directory, remove_quietly, sweep_stale_temp_files
 from flyte_iap.files import NotTrusted, read_small_file
 
 TYPE_CHECKING = False
@@ -164,7 +164,7 @@ class TokenCache:
                     os.fsync(f.fileno())
                 os.replace(tmp, os.path.join(place, name + ".json"))
             except BaseException:
-                _remove_quietly(tmp)
+                remove_quietly(tmp)
                 raise
         except OSError as exc:
             self._unwritable(exc)
@@ -234,10 +234,3 @@ class TokenCache:
         if message not in self._warned:
             self._warned.add(message)
             self._warn(message)
-
-
-def _remove_quietly(path: str) -> None:
-    try:  # noqa: SIM105 - contextlib would cost the fast path an import
-        os.remove(path)
-    except OSError:
-        pass
