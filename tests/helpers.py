@@ -33,6 +33,7 @@ from flyte_iap.cli.app import run
 from flyte_iap.cli.options import SERVICE_ACCOUNT_TOKEN_COMMAND, USER_TOKEN_COMMAND
 from flyte_iap.cli.wiring import Wiring
 from flyte_iap.emulator import Emulator, EmulatorConfig
+from flyte_iap.emulator.keys import SigningKey
 from flyte_iap.errors import FlyteIapError, LoginError
 from flyte_iap.login.loopback import LoopbackServer
 
@@ -269,6 +270,19 @@ class UserCli(Cli):
     def cache_entry(self) -> dict[str, object]:
         (path,) = self.cache_dir.glob("user_*.json")
         return dict(json.loads(path.read_text()))
+
+
+# --- tokens signed by a key of the test's own --------------------------------------------
+def signed(key: SigningKey, **changes: Any) -> str:
+    """A token as Google would sign it for AUD, with ``changes`` to its claims (None drops one)."""
+    now = int(time.time())
+    claims = {"iss": GOOGLE_ISSUER, "aud": AUD, "iat": now, "exp": now + 3600, **changes}
+    return key.sign_jwt({k: v for k, v in claims.items() if v is not None})
+
+
+def v1_certs(*keys: SigningKey) -> Reply:
+    """What https://www.googleapis.com/oauth2/v1/certs answers: {kid: x509 PEM}."""
+    return Reply.json({k.kid: k.certificate_pem() for k in keys})
 
 
 # --- a scripted HTTP server -----------------------------------------------------------------

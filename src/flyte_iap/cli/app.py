@@ -26,6 +26,7 @@ COMMANDS = {
     "emulator": ("emulator", "emulator"),
     "demo": ("emulator", "demo"),
     "manifests": ("manifests", "manifests"),
+    "decode": ("decode", "decode"),
 }
 
 

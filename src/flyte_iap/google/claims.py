@@ -82,3 +82,54 @@ def check_id_token(token: str, *, audience: str, what: str, now: float) -> dict[
         reasons = "; ".join(problems)
         raise ProtocolError(f"{what} returned an ID token that is not usable: {reasons}")
     return claims
+
+
+#: How deeply a decoded header or payload may nest: Google's claims nest three levels
+#: (``google.compute_engine.project_id``); anything far deeper is built to hurt a parser.
+MAX_DEPTH = 20
+
+
+def decode_parts(token: str, what: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The (header, payload) of ``token``, unverified; a ProtocolError naming ``what``.
+
+    For tokens a person hands us (``decode``) or a command printed (``doctor``), so each
+    message says which way the text is not a JWT: not three base64url parts, a part
+    that is not base64url JSON, a part that is not an object, or one nested too deep.
+    """
+    try:
+        header_part, payload_part, _ = _segments(token, what)
+    except ProtocolError as exc:
+        raise exc.reworded(
+            f"{what} is not a JWT: a JWT is three base64url parts separated by dots, with no spaces"
+        ) from None
+    return _object(header_part, what, "header"), _object(payload_part, what, "payload")
+
+
+def _object(part: str, what: str, name: str) -> dict[str, Any]:
+    try:
+        value = json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
+    except RecursionError:
+        raise ProtocolError(f"{what} is not a JWT: its {name} is nested too deep") from None
+    except ValueError:
+        raise ProtocolError(f"{what} is not a JWT: its {name} is not base64url JSON") from None
+    if not isinstance(value, dict):
+        raise ProtocolError(f"{what} is not a JWT: its {name} is not a JSON object")
+    if _depth(value) > MAX_DEPTH:
+        raise ProtocolError(f"{what} is not a JWT: its {name} is nested too deep")
+    return value
+
+
+def _depth(value: object) -> int:
+    """How deeply ``value`` nests lists and objects (1 for a flat object); iterative, so a
+    value deep enough to stop a recursive walk cannot stop this one."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict):
+            item = list(item.values())
+        if isinstance(item, list):
+            deepest = max(deepest, level)
+            if deepest > MAX_DEPTH:
+                break
+            stack.extend((child, level + 1) for child in item)
+    return deepest
