@@ -25,6 +25,16 @@ EMULATOR_OPTIONS = (
     ),
     _option("auto_approve", "Approve every consent request at once (for scripts).", kind=FLAG),
     _option(
+        "iap_upstream",
+        "Also serve an IAP gate on another port: it checks each request's proxy-authorization "
+        "token as IAP does and passes the good ones on to this http:// URL.",
+        metavar="URL",
+    ),
+    _option(
+        "iap_gate_port", "Port of the IAP gate on 127.0.0.1 (0: any free port).", kind=INTEGER,
+        default="0", minimum=0, maximum=65535,
+    ),
+    _option(
         "exit_after", "Stop after this many seconds (default: at Ctrl-C).", kind=NUMBER,
         minimum=0, metavar="SECONDS",
     ),
@@ -34,20 +44,42 @@ EMULATOR_OPTIONS = (
 @click.command("emulator")
 @click_options(EMULATOR_OPTIONS)
 def emulator(
-    port: int, state_dir: str | None, auto_approve: bool, exit_after: float | None
+    port: int,
+    state_dir: str | None,
+    auto_approve: bool,
+    iap_upstream: str | None,
+    iap_gate_port: int,
+    exit_after: float | None,
 ) -> None:
     """Serve a local stand-in for Google's token, certs, metadata, IAM and Secret Manager APIs.
 
     Prints `export ...` lines that point flyte-iap at it. The state directory is created
-    0700; one owned by another user, or writable by group or others, is refused.
+    0700; one owned by another user, or writable by group or others, is refused. With
+    --iap-upstream URL, an IAP gate in front of URL too (FLYTE_IAP_GATE_URL).
     """
     import tempfile
 
-    from flyte_iap.emulator import StateDirError, run_emulator
+    from flyte_iap.emulator import GateConfigError, StateDirError, run_emulator
 
+    if iap_upstream is not None:
+        from flyte_iap.emulator.gate import Upstream
+
+        try:
+            Upstream.parse(iap_upstream)
+        except GateConfigError as exc:
+            raise UsageError(f"--iap-upstream: {exc}") from exc
     directory = Path(state_dir) if state_dir else Path(tempfile.mkdtemp(prefix="flyte-iap-emu-"))
     try:
-        code = run_emulator(port, directory, auto_approve, exit_after, sys.stdout, sys.stderr)
+        code = run_emulator(
+            port,
+            directory,
+            auto_approve,
+            exit_after,
+            sys.stdout,
+            sys.stderr,
+            iap_upstream=iap_upstream,
+            gate_port=iap_gate_port,
+        )
     except StateDirError as exc:
         where = "--state-dir" if state_dir else "the state directory"
         raise UsageError(f"{where} {exc}") from exc

@@ -6,8 +6,18 @@ It issues real RS256-signed tokens that verify against its certs endpoint, so
 
 from .config import EmulatorConfig
 from .emulator import Emulator
+from .gate import GateConfigError, GateLimits, GateRecord
 from .run import run_emulator
 from .state import MAX_FAULT_DELAY
 from .statedir import StateDirError
 
-__all__ = ["MAX_FAULT_DELAY", "Emulator", "EmulatorConfig", "StateDirError", "run_emulator"]
+__all__ = [
+    "MAX_FAULT_DELAY",
+    "Emulator",
+    "EmulatorConfig",
+    "GateConfigError",
+    "GateLimits",
+    "GateRecord",
+    "StateDirError",
+    "run_emulator",
+]

@@ -9,6 +9,7 @@ from typing import Any
 
 from . import files, routes
 from .config import EmulatorConfig
+from .gate import Expectations, Gate, GateLimits, GateRecord
 from .keys import SigningKey
 from .server import EmulatorHTTPServer
 from .state import EmulatorState, checked_fault
@@ -22,10 +23,17 @@ class Emulator:
 
     Use as a context manager, or call :meth:`start` and :meth:`stop`. ``port=0`` picks a
     free port. Relative paths given to the ``write_*`` helpers resolve under ``state_dir``.
+    With ``iap_upstream`` (``http://HOST:PORT``) :meth:`start` also starts the IAP gate in
+    front of it (see :meth:`start_gate`).
     """
 
     def __init__(
-        self, config: EmulatorConfig | None = None, port: int = 0, state_dir: Path | None = None
+        self,
+        config: EmulatorConfig | None = None,
+        port: int = 0,
+        state_dir: Path | None = None,
+        *,
+        iap_upstream: str | None = None,
     ) -> None:
         self.config = config or EmulatorConfig()
         self.state_dir = state_dir
@@ -36,6 +44,8 @@ class Emulator:
         self._state.add_client(self.config.adc_client_id, self.config.adc_client_secret)
         self._server: EmulatorHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self._iap_upstream = iap_upstream
+        self._gate: Gate | None = None
 
     # --- lifecycle ---------------------------------------------------------------
     def start(self) -> Emulator:
@@ -53,10 +63,17 @@ class Emulator:
             daemon=True,
         )
         self._thread.start()
+        if self._iap_upstream is not None and self._gate is None:
+            try:
+                self.start_gate(self._iap_upstream)
+            except BaseException:
+                self.stop()
+                raise
         return self
 
     def stop(self) -> None:
-        """Stop serving and release the port."""
+        """Stop serving (the IAP gate too) and release the ports."""
+        self.stop_gate()
         if self._server is None:
             return
         self._server.shutdown()
@@ -134,7 +151,55 @@ class Emulator:
             "FLYTE_IAP_IAM_CREDENTIALS_URI": self.iam_credentials_uri,
             "GCE_METADATA_HOST": self.metadata_host,
             "GCE_METADATA_IP": self.metadata_host,
+            **({"FLYTE_IAP_GATE_URL": self._gate.url} if self._gate is not None else {}),
         }
+
+    # --- the IAP gate ------------------------------------------------------------------
+    def start_gate(
+        self,
+        upstream: str,
+        *,
+        check: bool = True,
+        audience: str | None = None,
+        port: int = 0,
+        limits: GateLimits | None = None,
+    ) -> str:
+        """Serve Identity-Aware Proxy in front of ``upstream`` on another 127.0.0.1 port;
+        return its base URL. It lets in requests whose ``proxy-authorization`` (else
+        ``authorization``) bearer is signed by this emulator, issued by Google, for
+        ``audience`` (default: the webapp client) and not expired, and answers the others
+        as IAP does (401, ``x-goog-iap-generated-response: true``). ``check=False``: it
+        lets everything through, like a load balancer without IAP. ``GateConfigError``
+        for an upstream that is not ``http://HOST[:PORT][/PREFIX]``."""
+        if self._gate is not None:
+            raise RuntimeError(f"the IAP gate already serves on {self._gate.url}")
+        key = self._minter.issuer_key
+        expect = Expectations(
+            keys=lambda: {key.kid: key.public_key},
+            audience=audience or self.config.webapp_client_id,
+            clock=self._state.clock,
+        )
+        gate = Gate(upstream, expect if check else None, port=port, limits=limits)
+        self._gate = gate.start()
+        return gate.url
+
+    def stop_gate(self) -> None:
+        """Stop the IAP gate (if any), cutting its open connections."""
+        if self._gate is not None:
+            self._gate.stop()
+            self._gate = None
+
+    @property
+    def gate_url(self) -> str:
+        """``http://127.0.0.1:GPORT``; only once the gate is started."""
+        if self._gate is None:
+            raise RuntimeError("the IAP gate is not started; call start_gate(upstream) first")
+        return self._gate.url
+
+    @property
+    def gate_log(self) -> list[GateRecord]:
+        """(method, path, verdict, claims or reason) of each request the gate saw."""
+        return self._gate.log if self._gate is not None else []
 
     # --- credential files ------------------------------------------------------------
     def _resolve(self, path: Path) -> Path:
@@ -211,6 +276,17 @@ class Emulator:
                 f"unknown endpoint {endpoint!r}; known: {', '.join(sorted(routes.ENDPOINT_NAMES))}"
             )
         self._state.add_fault(endpoint, checked_fault(status, count, delay, body))
+
+    def mint_id_token(self, **claims: Any) -> str:
+        """An ID token signed with the key the certs endpoint publishes: for the webapp
+        client and the user, unless ``claims`` say otherwise (a claim set to None is left
+        out): ``exp=0`` makes an expired one, ``iss=...`` one from another issuer."""
+        cfg = self.config
+        base = self._minter.claims(
+            audience=cfg.webapp_client_id, email=cfg.user_email, azp=cfg.desktop_client_id
+        )
+        merged = {name: value for name, value in {**base, **claims}.items() if value is not None}
+        return self._minter.issuer_key.sign_jwt(merged)
 
     def count(self, endpoint: str) -> int:
         """How many requests reached ``endpoint`` (including failed and injected ones)."""

@@ -8,6 +8,7 @@ from typing import TextIO
 
 from .config import EmulatorConfig
 from .emulator import Emulator
+from .gate import Upstream
 from .statedir import StateDirError, prepare_state_dir
 
 
@@ -18,26 +19,41 @@ def run_emulator(
     exit_after: float | None,
     out: TextIO,
     err: TextIO,
+    *,
+    iap_upstream: str | None = None,
+    gate_port: int = 0,
 ) -> int:
     """Serve the emulator until Ctrl-C (or ``exit_after`` seconds); return the exit code.
 
     Writes ``service-account.json``, ``adc-user.json`` and ``external-account.json`` into
     ``state_dir`` and prints ``export`` lines for a shell to ``out``. :class:`StateDirError`
     (before anything is printed) when ``state_dir`` is not the user's own private
-    directory, or the files cannot be written there.
+    directory, or the files cannot be written there. With ``iap_upstream`` it also serves
+    the IAP gate in front of that URL (on ``gate_port``; 0: any free port) and exports its
+    address as ``FLYTE_IAP_GATE_URL``; ``GateConfigError`` (before anything is printed)
+    for a URL the gate cannot use.
     """
+    if iap_upstream is not None:
+        Upstream.parse(iap_upstream)
     state_dir = prepare_state_dir(Path(state_dir).absolute())  # exports work from any cwd
     config = EmulatorConfig(auto_approve=auto_approve)
     emulator = Emulator(config, port=port, state_dir=state_dir).start()
     try:
+        if iap_upstream is not None:
+            emulator.start_gate(iap_upstream, port=gate_port)
         key_path = _write_files(emulator, state_dir)
         exports = {**emulator.env(), "GOOGLE_APPLICATION_CREDENTIALS": str(key_path)}
         for name, value in exports.items():
             out.write(f"export {name}={_single_quoted(value)}\n")
         for line in _identity_comments(config):
             out.write(f"# {line}\n")
+        if iap_upstream is not None:
+            for line in _gate_comments(emulator.gate_url, iap_upstream):
+                out.write(f"# {line}\n")
         out.flush()
         err.write(f"Google emulator serving on {emulator.url}, Ctrl-C to stop\n")
+        if iap_upstream is not None:
+            err.write(f"IAP gate serving on {emulator.gate_url} in front of {iap_upstream}\n")
         err.flush()
         _serve(exit_after)
     except KeyboardInterrupt:
@@ -80,6 +96,14 @@ def _identity_comments(config: EmulatorConfig) -> list[str]:
         f"metadata server identity: {config.metadata_email}",
         f"impersonation targets: {', '.join(config.impersonation_targets)}",
         f"user: {config.user_email}",
+    ]
+
+
+def _gate_comments(gate_url: str, upstream: str) -> list[str]:
+    host = gate_url.removeprefix("http://")
+    return [
+        f"IAP gate: {gate_url} -> {upstream} (audience: the webapp client id above)",
+        f"for ~/.flyte/config.yaml: admin.endpoint: dns:///{host} with insecure: true",
     ]
 
 

@@ -37,6 +37,21 @@ class TokenMinter:
         nonce: str = "",
     ) -> str:
         """An RS256 ID token with ``iss=https://accounts.google.com``."""
+        claims = self.claims(
+            audience=audience, email=email, azp=azp, include_email=include_email, nonce=nonce
+        )
+        return self.issuer_key.sign_jwt(claims)
+
+    def claims(
+        self,
+        *,
+        audience: str,
+        email: str,
+        azp: str,
+        include_email: bool = True,
+        nonce: str = "",
+    ) -> dict[str, Any]:
+        """The claims of :meth:`id_token`, unsigned."""
         now = int(self.state.clock())
         claims: dict[str, Any] = {
             "iss": GOOGLE_ISSUER,
@@ -54,7 +69,7 @@ class TokenMinter:
             claims["email_verified"] = True
         if nonce:
             claims["nonce"] = nonce
-        return self.issuer_key.sign_jwt(claims)
+        return claims
 
     def service_account_id_token(
         self, email: str, audience: str, include_email: bool = True

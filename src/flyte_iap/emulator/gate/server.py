@@ -1,0 +1,260 @@
+"""The :class:`Gate`: Identity-Aware Proxy in front of an upstream, on a 127.0.0.1 port."""
+
+from __future__ import annotations
+
+import contextlib
+import html
+import socket
+import socketserver
+import threading
+from collections import deque
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+from .check import PREFIX, Expectations, bearer_of, judge
+from .http1 import (
+    BadRequest,
+    ClientGone,
+    Conn,
+    GateLimits,
+    RequestHead,
+    body_length,
+    parse_head,
+    read_body,
+)
+from .relay import Upstream, UpstreamFailure, forwarded_headers, relay
+
+_LOG_SIZE = 1000  # records kept; the oldest go first
+
+
+class GateRecord(NamedTuple):
+    """One request as the gate judged it. ``verdict``: ``allowed`` (``detail``: the
+    token's claims), ``refused`` (``detail``: IAP's reason) or ``unchecked`` (``detail``:
+    ''; a gate started with ``check=False``)."""
+
+    method: str
+    path: str
+    verdict: str
+    detail: dict[str, Any] | str
+
+
+class Gate:
+    """Checks each request's bearer as IAP does (``expect``; None lets everything through,
+    as a load balancer without IAP would) and streams the allowed ones to ``upstream``."""
+
+    def __init__(
+        self,
+        upstream: str,
+        expect: Expectations | None,
+        *,
+        port: int = 0,
+        limits: GateLimits | None = None,
+    ) -> None:
+        self.upstream = Upstream.parse(upstream)
+        self.expect = expect
+        self.limits = limits or GateLimits()
+        self._port = port
+        self._log: deque[GateRecord] = deque(maxlen=_LOG_SIZE)
+        self._lock = threading.Lock()
+        self._sockets: set[socket.socket] = set()
+        self._slots = threading.BoundedSemaphore(self.limits.max_connections)
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> Gate:
+        """Bind 127.0.0.1 and serve on a daemon thread."""
+        if self._server is None:
+            self._server = _Server(self, self._port)
+            self._thread = threading.Thread(
+                target=self._server.serve_forever,
+                kwargs={"poll_interval": 0.02},
+                name="iap-gate",
+                daemon=True,
+            )
+            self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop accepting, cut every open connection (client and upstream), free the port."""
+        if self._server is None:
+            return
+        self._server.shutdown()
+        self._server.server_close()
+        with self._lock:
+            open_sockets = list(self._sockets)
+        for sock in open_sockets:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self._server, self._thread = None, None
+
+    @property
+    def url(self) -> str:
+        """``http://127.0.0.1:PORT``; only once started."""
+        if self._server is None:
+            raise RuntimeError("the IAP gate is not started")
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    @property
+    def log(self) -> list[GateRecord]:
+        """A copy of the records, in arrival order."""
+        with self._lock:
+            return list(self._log)
+
+    # --- one connection ------------------------------------------------------------
+    def serve_connection(self, sock: socket.socket, client_ip: str) -> None:
+        """Serve requests on ``sock`` until it closes, idles, or one cannot be kept."""
+        conn = Conn(sock)
+        if not self._slots.acquire(blocking=False):
+            self._plain(conn, 503, "The IAP gate has too many open connections.")
+            return
+        with self._lock:
+            self._sockets.add(sock)
+        try:
+            while self._serve_one(conn, client_ip):
+                pass
+        finally:
+            with self._lock:
+                self._sockets.discard(sock)
+            self._slots.release()
+
+    def _serve_one(self, conn: Conn, client_ip: str) -> bool:
+        limits = self.limits
+        try:
+            raw = conn.read_head(limits)
+            if raw is None:
+                return False
+            head = parse_head(raw, limits)
+            return self._answer(conn, head, body_length(head), client_ip)
+        except (BadRequest, UpstreamFailure) as exc:
+            status = exc.status
+            self._plain(conn, status, str(exc) if status >= 500 else f"Bad request: {exc}.")
+        except ClientGone:
+            pass
+        return False
+
+    def _answer(self, conn: Conn, head: RequestHead, length: int | None, client_ip: str) -> bool:
+        path = head.target.partition("?")[0]
+        where = {"gate_host": self._host, "client_ip": client_ip}
+        if self.expect is None:
+            self._record(GateRecord(head.method, path, "unchecked", ""))
+            headers = forwarded_headers(head, [], drop=frozenset(), **where)
+        else:
+            proxy_auth = head.get("proxy-authorization")
+            verdict = judge(bearer_of(proxy_auth, head.get("authorization")), self.expect)
+            if verdict.claims is None:
+                self._record(GateRecord(head.method, path, "refused", verdict.reason))
+                return self._refuse(conn, head, length, verdict.reason)
+            self._record(GateRecord(head.method, path, "allowed", verdict.claims))
+            used = "proxy-authorization" if proxy_auth is not None else "authorization"
+            identity = _identity(verdict.claims)
+            headers = forwarded_headers(head, identity, drop=frozenset({used}), **where)
+        track = self._tracker()
+        return relay(conn, head, length, headers, self.upstream, self.limits, track)
+
+    def _refuse(self, conn: Conn, head: RequestHead, length: int | None, reason: str) -> bool:
+        """IAP's 401. An unread body is read and dropped (up to ``drain_bytes``) so the
+        connection can serve the next request; a bigger one, or one held back by
+        ``Expect: 100-continue``, ends the connection instead."""
+        keep = not head.wants_close
+        if length != 0:
+            keep = (
+                keep and "100-continue" not in head.tokens("expect") and self._drain(conn, length)
+            )
+        body = html.escape(PREFIX + reason, quote=False).encode("utf-8")
+        conn.send(
+            b"HTTP/1.1 401 Unauthorized\r\nContent-Type: text/html; charset=UTF-8\r\n"
+            b"X-Goog-IAP-Generated-Response: true\r\nContent-Length: %d\r\nConnection: %b\r\n"
+            b"\r\n%b" % (len(body), b"keep-alive" if keep else b"close", body),
+            self.limits.send_seconds,
+        )
+        if not keep:
+            conn.linger_close(self.limits)
+        return keep
+
+    def _drain(self, conn: Conn, length: int | None) -> bool:
+        dropped = 0
+        try:
+            for data in read_body(conn, length, self.limits):
+                dropped += len(data)
+                if dropped > self.limits.drain_bytes:
+                    return False
+        except BadRequest:
+            return False
+        return True
+
+    def _plain(self, conn: Conn, status: int, message: str) -> None:
+        """The gate's own answer (not IAP's: no ``x-goog-iap-generated-response``), then
+        the connection ends."""
+        body = (message + "\n").encode("utf-8", "replace")
+        with contextlib.suppress(ClientGone):
+            conn.send(
+                b"HTTP/1.1 %d %b\r\nContent-Type: text/plain; charset=utf-8\r\n"
+                b"Content-Length: %d\r\nConnection: close\r\n\r\n%b"
+                % (status, _PHRASES.get(status, b"Error"), len(body), body),
+                self.limits.send_seconds,
+            )
+        conn.linger_close(self.limits)
+
+    @property
+    def _host(self) -> str:
+        return self.url.removeprefix("http://")
+
+    def _record(self, record: GateRecord) -> None:
+        with self._lock:
+            self._log.append(record)
+
+    def _tracker(self) -> Callable[[socket.socket | None], None]:
+        current: list[socket.socket] = []
+
+        def track(sock: socket.socket | None) -> None:
+            with self._lock:
+                for old in current:
+                    self._sockets.discard(old)
+                current.clear()
+                if sock is not None:
+                    current.append(sock)
+                    self._sockets.add(sock)
+
+        return track
+
+
+_PHRASES = {
+    400: b"Bad Request",
+    408: b"Request Timeout",
+    431: b"Request Header Fields Too Large",
+    501: b"Not Implemented",
+    502: b"Bad Gateway",
+    503: b"Service Unavailable",
+    504: b"Gateway Timeout",
+    505: b"HTTP Version Not Supported",
+}
+
+
+def _identity(claims: dict[str, Any]) -> list[tuple[str, str]]:
+    """The headers IAP adds for the application: who passed, as IAP names them."""
+
+    def printable(value: object) -> str:
+        return "".join(ch if ch.isprintable() and ch.isascii() else "?" for ch in str(value))
+
+    return [
+        ("X-Goog-Authenticated-User-Email", "accounts.google.com:" + printable(claims["email"])),
+        ("X-Goog-Authenticated-User-Id", "accounts.google.com:" + printable(claims.get("sub"))),
+    ]
+
+
+class _Server(socketserver.ThreadingTCPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, gate: Gate, port: int) -> None:
+        self.gate = gate
+        super().__init__(("127.0.0.1", port), _Handler)
+
+
+class _Handler(socketserver.BaseRequestHandler):
+    server: _Server
+
+    def handle(self) -> None:
+        self.server.gate.serve_connection(self.request, str(self.client_address[0]))
