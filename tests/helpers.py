@@ -57,6 +57,7 @@ SCRUB = (
     "WAYLAND_DISPLAY",
     "FLYTE_IAP_DESKTOP_CLIENT_SECRET",
     "PYTHON_KEYRING_BACKEND",
+    "FLYTECTL_CONFIG",
 )
 # Where nothing listens: a metadata server that refuses at once, never Google's real one.
 DEAD = "127.0.0.1:9"

@@ -26,7 +26,9 @@ COMMANDS = {
     "emulator": ("emulator", "emulator"),
     "demo": ("emulator", "demo"),
     "manifests": ("manifests", "manifests"),
+    "configure": ("configure", "configure"),
     "decode": ("decode", "decode"),
+    "doctor": ("doctor", "doctor"),
 }
 
 

@@ -1,0 +1,261 @@
+"""``flyte-iap configure``: write this tool as ``admin.proxyCommand`` of a Flyte config.
+
+The token command's options are checked as that command checks them, so a mistake
+shows now and not as an UNAUTHENTICATED inside ``pyflyte``; a secret is never
+written. The file is edited by :mod:`flyte_iap.flyteconfig` (everything else kept
+byte for byte) and replaced atomically; its :class:`ConfigError` becomes a usage
+error, and the file is left as it was.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import stat
+import sys
+from collections.abc import Mapping, Sequence
+
+import click
+
+from flyte_iap.cli.options import (
+    CLIENT_SECRET,
+    FLAG,
+    INTEGER,
+    PROJECT,
+    SECRET_NAME,
+    TOKEN_COMMANDS,
+    USER_TOKEN_COMMAND,
+    VERBOSE,
+    Option,
+)
+from flyte_iap.cli.params import click_option, wiring
+from flyte_iap.errors import FlyteIapError, UsageError, shown
+from flyte_iap.files import NotTrusted, read_small_file
+
+#: A Flyte config is a few hundred bytes; anything far larger is not one.
+CONFIG_LIMIT = 1024 * 1024
+SECRET_ENV = "FLYTE_IAP_DESKTOP_CLIENT_SECRET"
+_LONG = 1000  # how much of a path or command line a message shows
+_Values = dict[str, str | bool | list[str]]
+
+
+@click.command("configure", context_settings={"allow_interspersed_args": False})
+@click.option(
+    "--config",
+    metavar="PATH",
+    help="The Flyte config to write (default: FLYTECTL_CONFIG, else ~/.flyte/config.yaml).",
+)
+@click.option(
+    "--endpoint",
+    metavar="dns:///HOST",
+    help="Also set admin.endpoint, and admin.insecure: true for a loopback address "
+    "(the emulator's gate), else false.",
+)
+@click_option(VERBOSE)
+@click.argument("token_command", metavar="TOKEN_COMMAND")
+@click.argument("token_args", nargs=-1, type=click.UNPROCESSED, metavar="[ITS OPTIONS]...")
+def configure(
+    config: str | None, endpoint: str | None, token_command: str, token_args: tuple[str, ...]
+) -> None:
+    """Write `flyte-iap TOKEN_COMMAND [its options]` as admin.proxyCommand of the Flyte config.
+
+    TOKEN_COMMAND is generate-user-id-token or generate-service-account-id-token. Every
+    other key and comment of an existing file is kept as it was.
+    """
+    from flyte_iap.flyteconfig import ConfigError, checked_endpoint, is_loopback, write_target
+
+    env = wiring().env
+    values: _Values = {}
+    if endpoint is not None:  # the order of new keys in a new file
+        try:
+            loopback = is_loopback(checked_endpoint(endpoint))
+        except ConfigError as exc:
+            raise UsageError(str(exc)) from None
+        values.update(endpoint=endpoint, insecure=loopback)
+    values["proxyCommand"] = [
+        *this_command(),
+        token_command,
+        *token_arguments(token_command, token_args, env),
+    ]
+    path = config_path(config, env)
+    try:
+        _write(path, write_target(path), values)
+    except ConfigError as exc:
+        raise _refused(path, str(exc)) from None
+
+
+def _write(path: str, target: str, values: _Values) -> None:
+    from flyte_iap.flyteconfig import MISSING, set_admin_keys, write_atomic
+
+    text, mode = _read(target)
+    edited = set_admin_keys(text or "", values)
+    say = wiring().console.say
+    name = shown(path, _LONG) + (f" (a link to {shown(target, _LONG)})" if target != path else "")
+    if not edited.changes:
+        say(f"flyte-iap: {name} already has these settings; left as it was")
+        return
+    try:
+        write_atomic(target, edited.text.encode(), mode=0o600 if mode is None else mode)
+    except OSError as exc:
+        raise FlyteIapError(f"could not write {name}: {exc.strerror or exc}") from exc
+    say(f"flyte-iap: {'created' if text is None else 'updated'} {name}:")
+    for change in edited.changes:
+        was = "" if change.old is MISSING else f"{describe(change.old)} → "
+        say(f"  admin.{change.key}: {was}{describe(change.new)}")
+    if values.get("insecure") is True:
+        say("  (insecure: true: a loopback endpoint speaks plain gRPC, without TLS)")
+    if not edited.admin.get("endpoint"):
+        say("  admin.endpoint is not set: run again with --endpoint dns:///HOST")
+    if not target.endswith((".yaml", ".yml")):
+        say("warning: flytekit reads a config as YAML only when its name ends in .yaml or .yml")
+
+
+def _read(path: str) -> tuple[str | None, int | None]:
+    """The config's text and mode; (None, None) when there is no file yet."""
+    try:
+        raw = read_small_file(path, limit=CONFIG_LIMIT)
+        mode = stat.S_IMODE(os.stat(path).st_mode)
+    except FileNotFoundError:
+        return None, None
+    except IsADirectoryError:
+        raise _refused(path, "it is a directory") from None
+    except NotTrusted as exc:  # a FIFO, a device, a file over the limit
+        raise _refused(path, exc.strerror or "it is not a regular file") from None
+    except OSError as exc:
+        raise _refused(path, f"it cannot be read ({exc.strerror or exc})") from None
+    try:
+        return raw.decode("utf-8"), mode
+    except UnicodeDecodeError:
+        raise _refused(path, "it is not UTF-8 text") from None
+
+
+def _refused(path: str, reason: str) -> UsageError:
+    return UsageError(f"cannot configure {shown(path, _LONG)}: {reason}\nIt was left as it was.")
+
+
+def config_path(given: str | None, env: Mapping[str, str]) -> str:
+    """``--config``, else FLYTECTL_CONFIG, else ``~/.flyte/config.yaml`` (as flytekit looks)."""
+    home = env.get("USERPROFILE" if sys.platform == "win32" else "HOME") or os.path.expanduser("~")
+    chosen = given or env.get("FLYTECTL_CONFIG") or os.path.join(home, ".flyte", "config.yaml")
+    if chosen == "~" or chosen.startswith(("~/", "~" + os.sep)):
+        chosen = home + chosen[1:]
+    return os.path.abspath(chosen)
+
+
+def this_command(argv0: str | None = None, executable: str | None = None) -> list[str]:
+    """The absolute command that runs this very flyte-iap, for pyflyte to run anywhere.
+
+    ``sys.argv[0]`` when it is the ``flyte-iap`` script (resolved: it stays valid from
+    any directory); else the ``flyte-iap`` script beside this interpreter (the same
+    environment's); else ``python -m flyte_iap`` with this interpreter, unresolved (a
+    virtual environment's python is a link whose target would lose the environment).
+    Never a ``flyte-iap`` found on PATH: it may be another install, such as the
+    plugin's, with other options.
+    """
+    argv0 = sys.argv[0] if argv0 is None else argv0
+    executable = sys.executable if executable is None else executable
+    names = ("flyte-iap", "flyte-iap.exe")
+    if os.path.basename(argv0) in names and os.sep in argv0 and _runnable(argv0):
+        return [os.path.realpath(argv0)]
+    if executable:
+        for name in names:
+            beside = os.path.join(os.path.dirname(os.path.abspath(executable)), name)
+            if _runnable(beside):
+                return [os.path.realpath(beside)]
+        return [os.path.abspath(executable), "-m", "flyte_iap"]
+    raise FlyteIapError("cannot tell where this flyte-iap is installed (no sys.executable)")
+
+
+def _runnable(path: str) -> bool:
+    return os.path.isfile(path) and os.access(path, os.X_OK)
+
+
+def describe(value: object) -> str:
+    """A config value for a message: a command line with any secret masked."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return shown(value, _LONG)
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        masked, hide = [], False
+        for arg in value:
+            spelling, eq, _ = arg.partition("=")
+            secret = spelling in CLIENT_SECRET.spellings
+            masked.append("..." if hide else f"{spelling}=..." if secret and eq else arg)
+            hide = secret and not eq
+        return shown(shlex.join(masked), _LONG)
+    return f"({type(value).__name__})"
+
+
+def token_arguments(command: str, args: Sequence[str], env: Mapping[str, str]) -> list[str]:
+    """``args`` checked as ``command`` checks them, each option in its canonical spelling."""
+    options = TOKEN_COMMANDS.get(command)
+    if options is None:
+        raise UsageError(f"TOKEN_COMMAND is {shown(command)!r}: use {' or '.join(TOKEN_COMMANDS)}")
+    by_spelling = {s: o for o in options for s in o.spellings}
+    given: dict[str, str] = {}
+    out: list[str] = []
+    rest = iter(args)
+    for arg in rest:
+        name, eq, inline = arg.partition("=")
+        option = by_spelling.get("--verbose" if arg == "-v" else name)
+        if name in ("-h", "--help"):
+            raise UsageError(f"see 'flyte-iap {command} --help': configure writes it, not runs it")
+        if option is None:
+            what = (
+                f"no option {shown(name)}" if arg.startswith("-") else "no arguments, only options"
+            )
+            raise UsageError(f"{command} takes {what}" + (f" (after {out[-1]})" if out else ""))
+        if option is CLIENT_SECRET:  # named without its value, which is never shown
+            raise UsageError(
+                f"{name} would be written into the Flyte config in clear text: set {SECRET_ENV} "
+                f"where pyflyte runs, or use Secret Manager: {SECRET_NAME.spellings[0]} and "
+                f"{PROJECT.spellings[0]}"
+            )
+        flag = option.spellings[0]
+        if option.name in given:
+            raise UsageError(f"{flag} is given twice")
+        value = "" if option.kind == FLAG else inline if eq else next(rest, None)
+        if option.kind == FLAG and eq:
+            raise UsageError(f"{flag} takes no value")
+        if value is None or (not eq and value.startswith("-")):
+            raise UsageError(f"{flag} needs a value")
+        if not value.isprintable() or value != value.strip():
+            raise UsageError(f"{flag}: its value has control characters or spaces around it")
+        if option.kind != FLAG and option.convert(value) is None:
+            raise UsageError(f"{flag} {shown(value)!r}: not {_expected(option)}")
+        if option.name == "service_account_key":  # pyflyte runs it from any directory
+            value = os.path.abspath(value)
+            if not os.path.isfile(value):
+                wiring().console.warn(f"warning: {shown(value, _LONG)} is not a file (yet)")
+        given[option.name] = value
+        written = [flag] if option.kind == FLAG else [flag, value]
+        out += [f"{flag}={value}"] if value.startswith("-") else written
+    for option in options:
+        if option.required and option.name not in given:
+            raise UsageError(f"{command} needs {option.spellings[0]}")
+    if command == USER_TOKEN_COMMAND:
+        _check_user_options(given, env)
+    return out
+
+
+def _check_user_options(given: Mapping[str, str], env: Mapping[str, str]) -> None:
+    if given.get("cache", "file") not in ("file", "keyring"):
+        raise UsageError(f"--cache is {shown(given['cache'])!r}: use 'file' or 'keyring'")
+    if given.get(SECRET_NAME.name) and given.get(PROJECT.name):
+        return
+    if not env.get(SECRET_ENV):
+        raise UsageError(
+            f"{USER_TOKEN_COMMAND} needs {SECRET_NAME.spellings[0]} and {PROJECT.spellings[0]} "
+            f"(the desktop client's secret in Secret Manager), or {SECRET_ENV} set where "
+            "pyflyte runs"
+        )
+    wiring().console.warn(f"note: the desktop client's secret will come from {SECRET_ENV}")
+
+
+def _expected(option: Option) -> str:
+    what = "a whole number" if option.kind == INTEGER else "a number"
+    low, high = option.minimum, option.maximum
+    if low is not None and high is not None:
+        return f"{what} from {low:g} to {high:g}"
+    return f"{what} of at least {low:g}" if low is not None else what

@@ -1,0 +1,170 @@
+"""``doctor``: check, step by step, that flytekit and flytectl will get through IAP.
+
+The report is the command's result, so it goes to stdout: one line per check
+(✓ passed, ✗ failed with what to do, a dash: not applicable); the exit is 0 only when no
+check failed. The token itself is never shown.
+
+``FLYTE_IAP_DOCTOR_COMMAND_TIMEOUT`` (seconds, default 60, at most 600) bounds how long
+the proxy command may run before it is killed.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+from collections.abc import Mapping
+
+import click
+import requests
+import requests.adapters
+
+from flyte_iap.cli.options import SERVICE_ACCOUNT_TOKEN_COMMAND, USER_TOKEN_COMMAND, VERBOSE
+from flyte_iap.cli.params import click_option, wiring
+from flyte_iap.errors import UsageError, shown
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from flyte_iap.tokens.doctor import Probes
+
+MARKS = {"ok": "✓", "fail": "✗", "na": "\N{EN DASH}"}
+TIMEOUT_VARIABLE = "FLYTE_IAP_DOCTOR_COMMAND_TIMEOUT"
+#: Seconds per request to the endpoint: a healthy IAP answers in well under one.
+PROBE_TIMEOUT = 10.0
+_WIDTH = 16
+
+
+@click.command(
+    "doctor",
+    context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False},
+)
+@click.option("--config", "config_path", metavar="PATH", help="The Flyte config to check "
+              "(default: $FLYTECTL_CONFIG, else ~/.flyte/config.yaml).")  # fmt: skip
+@click.option("--endpoint", metavar="dns:///HOST[:PORT]", help="Check this endpoint "
+              "instead of the config's admin.endpoint.")  # fmt: skip
+@click.option("--insecure", is_flag=True, help="Plain HTTP to the endpoint (as admin."
+              "insecure: true; for a loopback endpoint such as the emulator's gate).")  # fmt: skip
+@click_option(VERBOSE)
+@click.argument("command", nargs=-1, type=click.UNPROCESSED, metavar="[--] [TOKEN_COMMAND]...")
+def doctor(
+    config_path: str | None, endpoint: str | None, insecure: bool, command: tuple[str, ...]
+) -> None:
+    """Check a Flyte config against IAP: the proxy command, its token, DNS and TLS,
+    IAP's answers without and with the token, and flyteadmin behind it.
+
+    A token command may be given instead of admin.proxyCommand, e.g.
+    `flyte-iap doctor --endpoint dns:///HOST -- generate-service-account-id-token
+    --webapp_client_id ID`. Exit 0 only when no check failed; the token is never
+    shown. FLYTE_IAP_DOCTOR_COMMAND_TIMEOUT (seconds, default 60) bounds the command.
+    """
+    from flyte_iap.tokens.doctor import FAIL, DoctorRequest, diagnose
+
+    run = wiring()
+    words = list(command)
+    if words and words[0] in (SERVICE_ACCOUNT_TOKEN_COMMAND, USER_TOKEN_COMMAND):
+        words = [sys.executable, "-m", "flyte_iap", *words]
+    path = config_path or run.env.get("FLYTECTL_CONFIG")
+    if path is None and not (endpoint is not None and words):
+        path = os.path.join(_home(run.env), ".flyte", "config.yaml")
+    request = DoctorRequest(
+        path,
+        endpoint=endpoint,
+        command=words or None,
+        insecure=insecure,
+        command_timeout=command_timeout(run.env),
+    )
+    if endpoint is not None:
+        _check_endpoint(endpoint, insecure)
+    failed, alarms = 0, []
+    for check in diagnose(request, _probes()):
+        click.echo(f"{MARKS[check.status]} {check.name:<{_WIDTH}} {check.detail}")
+        if check.status == FAIL:
+            failed += 1
+            click.echo(f"  {'':<{_WIDTH}} fix: {check.fix}")
+        if check.alarm:
+            alarms.append(check.alarm)
+            click.echo(f"!!! {check.alarm} !!!")
+    for alarm in alarms:
+        click.echo(f"!!! {alarm} !!!")
+    if failed:
+        click.echo(f"{failed} check{'s' if failed > 1 else ''} failed")
+        click.get_current_context().exit(1)
+    click.echo("all checks passed")
+
+
+def _probes() -> Probes:
+    from flyte_iap.google.endpoints import Endpoints
+    from flyte_iap.tokens.doctor import Probes
+    from flyte_iap.transport import HttpClient, http_timeout
+
+    run = wiring()
+    timeout = min(http_timeout(run.env), PROBE_TIMEOUT)
+
+    def endpoint_http(ca_cert: str | None) -> HttpClient:
+        session = requests.Session()
+        if ca_cert:
+            session.mount("https://", _PrivateCa(ca_cert))
+        return HttpClient(
+            timeout=timeout,
+            tries=1,
+            budget=3 * timeout + 1,
+            sleep=run.sleep,
+            debug=run.console.debug,
+            session=session,
+        )
+
+    certs_uri = Endpoints.from_env(run.env).certs_uri
+    return Probes(run.env, endpoint_http, run.http, certs_uri, run.clock)
+
+
+class _PrivateCa(requests.adapters.HTTPAdapter):
+    """Verifies with admin.caCertFilePath even when REQUESTS_CA_BUNDLE is set (requests
+    lets that variable win over a session's own ``verify``)."""
+
+    def __init__(self, ca_cert: str) -> None:
+        super().__init__()
+        self.ca_cert = ca_cert
+
+    def send(
+        self,
+        request: requests.PreparedRequest,
+        stream: bool = False,
+        timeout: float | tuple[float, float] | tuple[float, None] | None = None,
+        verify: bool | str = True,
+        cert: bytes | str | tuple[bytes | str, bytes | str] | None = None,
+        proxies: Mapping[str, str] | None = None,
+    ) -> requests.Response:
+        return super().send(
+            request, stream=stream, timeout=timeout, verify=self.ca_cert, cert=cert, proxies=proxies
+        )
+
+
+def command_timeout(env: Mapping[str, str]) -> float:
+    """FLYTE_IAP_DOCTOR_COMMAND_TIMEOUT in seconds (default 60); a UsageError unless
+    0 < it <= 600."""
+    from flyte_iap.tokens.doctor.command import DEFAULT_TIMEOUT
+
+    raw = env.get(TIMEOUT_VARIABLE, str(DEFAULT_TIMEOUT))
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not 0 < value <= 600:
+        raise UsageError(
+            f"{TIMEOUT_VARIABLE} is {shown(raw, 40)!r}: give a number of seconds above 0 "
+            "and at most 600"
+        )
+    return value
+
+
+def _check_endpoint(endpoint: str, insecure: bool) -> None:
+    from flyte_iap.tokens.doctor.config import parse_endpoint
+
+    try:
+        parse_endpoint(endpoint, insecure=insecure)
+    except ValueError as exc:
+        raise UsageError(f"--endpoint {shown(endpoint, 80)!r}: {exc}") from None
+
+
+def _home(env: Mapping[str, str]) -> str:
+    return env.get("HOME") or os.path.expanduser("~")

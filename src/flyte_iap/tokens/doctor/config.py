@@ -1,0 +1,165 @@
+"""Check 1: the Flyte config names an endpoint and a proxy command.
+
+``admin.endpoint`` is ``dns:///HOST[:PORT]`` (or ``HOST[:PORT]``, or an http(s) URL as
+the Flyte 2 SDK takes it); ``admin.proxyCommand`` a list of strings; ``admin.insecure``
+(plain HTTP) and ``admin.caCertFilePath`` (a private CA) are honoured. The file is read
+bounded (``flyte_iap.files``) and parsed with ``yaml.safe_load``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from flyte_iap.errors import shown
+from flyte_iap.files import read_small_file
+from flyte_iap.tokens.doctor.check import Check, fail, na, ok
+
+NAME = "config"
+CONFIGURE = "flyte-iap configure --endpoint dns:///HOST generate-user-id-token …"
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where flyteadmin is reached: host, port, and whether over TLS."""
+
+    text: str
+    host: str
+    port: int
+    tls: bool
+
+    @property
+    def authority(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{host}:{self.port}"
+
+    @property
+    def base_url(self) -> str:
+        return f"{'https' if self.tls else 'http'}://{self.authority}"
+
+
+@dataclass(frozen=True)
+class Target:
+    """What the later checks need: the endpoint, the proxy command, a private CA."""
+
+    endpoint: Endpoint
+    command: list[str]
+    ca_cert: str | None = None
+
+
+def parse_endpoint(text: str, *, insecure: bool) -> Endpoint:
+    """``text`` as an Endpoint; a ValueError saying what is wrong with it."""
+    if not isinstance(text, str) or not text or any(not " " < c < "\x7f" for c in text):
+        raise ValueError("it is empty or has spaces or control characters in it")
+    rest, tls = text, not insecure
+    for prefix, scheme_tls in (("dns:///", tls), ("https://", True), ("http://", False)):
+        if rest.lower().startswith(prefix):
+            rest, tls = rest[len(prefix) :], scheme_tls
+            break
+    try:
+        parts = urlsplit("//" + rest)
+        port = parts.port
+    except ValueError:
+        raise ValueError("it is not HOST[:PORT]") from None
+    if not parts.hostname or "@" in rest or parts.path.strip("/") or parts.query or "\\" in rest:
+        raise ValueError("it is not dns:///HOST[:PORT] (no path, user name or query)")
+    return Endpoint(text, parts.hostname, port or (443 if tls else 80), tls)
+
+
+def read_config(
+    path: str | None, *, endpoint: str | None, command: list[str] | None, insecure: bool
+) -> tuple[Check, Target | None]:
+    """Check 1 and, when it passes, the Target. ``endpoint`` and ``command`` (from the
+    command line) win over the file; with both given and no ``path``, no file is read."""
+    if path is None:
+        if endpoint is None or command is None:
+            raise ValueError("a config path is needed unless endpoint and command are given")
+        return _target({}, endpoint, command, insecure, "")
+    try:
+        text = read_small_file(path).decode("utf-8")
+    except FileNotFoundError:
+        return fail(NAME, f"{shown(path)} does not exist", f"write one: {CONFIGURE}"), None
+    except (OSError, UnicodeDecodeError) as exc:
+        why = exc.strerror if isinstance(exc, OSError) else "it is not UTF-8 text"
+        return fail(NAME, f"cannot read {shown(path)}: {shown(why)}", "point --config at it"), None
+    problem, admin = _admin_section(text)
+    if problem:
+        return fail(NAME, f"{shown(path)}: {problem}", f"fix the file, or {CONFIGURE}"), None
+    return _target(admin, endpoint, command, insecure, shown(path))
+
+
+def _admin_section(text: str) -> tuple[str, dict[str, Any]]:
+    import yaml
+
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark is not None else ""
+        return f"it is not YAML{where}", {}
+    except RecursionError:
+        return "it is not YAML (nested too deep)", {}
+    if document is None:
+        document = {}
+    if not isinstance(document, dict):
+        return "it is not a YAML mapping", {}
+    admin = document.get("admin", {})
+    if not isinstance(admin, dict):
+        return "its admin is not a mapping", {}
+    return "", admin
+
+
+def _target(
+    admin: dict[str, Any],
+    endpoint: str | None,
+    command: list[str] | None,
+    insecure: bool,
+    path: str,
+) -> tuple[Check, Target | None]:
+    """Check 1 on the ``admin`` section of ``path`` ("": none read), overrides applied."""
+    name, where = NAME, path or "the command line"
+    raw_endpoint = endpoint if endpoint is not None else admin.get("endpoint")
+    raw_command = command if command is not None else admin.get("proxyCommand")
+    flag = admin.get("insecure", False) if not insecure else True
+    if raw_endpoint is None:
+        fix = f"add admin.endpoint: dns:///HOST (or {CONFIGURE})"
+        return fail(name, f"{where}: no admin.endpoint", fix), None
+    if raw_command is None:
+        return fail(name, f"{where}: no admin.proxyCommand", f"add one: {CONFIGURE}"), None
+    if not isinstance(raw_command, list) or not raw_command:
+        kind = "a string" if isinstance(raw_command, str) else "not a list"
+        fix = f"write it as a YAML list, one word per item: {CONFIGURE}"
+        return fail(name, f"{where}: admin.proxyCommand is {kind}", fix), None
+    if not all(isinstance(word, str) and word for word in raw_command):
+        fix = f"quote each word of the command: {CONFIGURE}"
+        return fail(name, f"{where}: admin.proxyCommand has an item that is no word", fix), None
+    if not isinstance(flag, bool):
+        return fail(name, f"{where}: admin.insecure is not true or false", "set it to false"), None
+    try:
+        parsed = parse_endpoint(raw_endpoint, insecure=flag)
+    except ValueError as exc:
+        detail = f"{where}: admin.endpoint {shown(raw_endpoint, 80)!r}: {exc}"
+        return fail(name, detail, "set admin.endpoint: dns:///HOST[:PORT]"), None
+    ca = admin.get("caCertFilePath")
+    if ca is not None and (not isinstance(ca, str) or not ca):
+        return fail(name, f"{where}: admin.caCertFilePath is not a path", "fix or remove it"), None
+    target = Target(parsed, list(raw_command), os.path.expanduser(ca) if ca else None)
+    detail = f"{where}: endpoint {shown(parsed.text, 80)}, proxyCommand {display(target.command)}"
+    if not path:
+        return na(name, f"no file read: {detail}"), target
+    return ok(name, detail), target
+
+
+def display(command: list[str]) -> str:
+    """The program and its subcommand, for a message: never the options (a secret may be
+    among them, as ``--desktop_client_secret``)."""
+    words = list(command)
+    if len(words) >= 3 and words[1:3] == ["-m", "flyte_iap"]:
+        words = ["flyte-iap", *words[3:]]
+    shown_words = [os.path.basename(words[0])]
+    if len(words) > 1 and not words[1].startswith("-"):
+        shown_words.append(words[1])
+    suffix = " …" if len(words) > len(shown_words) else ""
+    return shown(" ".join(shown_words), 100) + suffix

@@ -1,0 +1,96 @@
+"""Checks 5 and 6: IAP refuses a request without a token and lets one with it pass.
+
+IAP marks its own answers with ``x-goog-iap-generated-response: true`` (401 for a
+program, 302 to Google's login for a browser). An answer without it to a request
+with no token came from behind IAP: the endpoint is not protected by IAP at all.
+The token goes as ``proxy-authorization: Bearer``, as flytekit sends it.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from typing import Any
+
+from flyte_iap.errors import FlyteIapError, shown
+from flyte_iap.tokens.doctor.check import Check, fail, ok, redacted
+from flyte_iap.tokens.doctor.config import Endpoint
+from flyte_iap.transport import HttpClient, Response
+
+IAP_HEADER = "x-goog-iap-generated-response"
+VERSION_PATH = "/api/v1/version"
+_REACH = "check the endpoint, and that this machine may reach it (firewall, VPN)"
+_TAG = re.compile(r"<[^>]*>")
+
+
+def from_iap(response: Response) -> bool:
+    return response.headers.get(IAP_HEADER, "").strip().lower() == "true"
+
+
+def iap_message(response: Response) -> str:
+    """IAP's own words (its body, tags dropped), safe to print."""
+    text = html.unescape(_TAG.sub(" ", response.text()))
+    return redacted(text, 200) or "an empty body"
+
+
+def without_token_check(endpoint: Endpoint, http: HttpClient) -> Check:
+    name = "without a token"
+    url = endpoint.base_url + VERSION_PATH
+    try:
+        response = http.request("GET", url, what="the endpoint")
+    except FlyteIapError as exc:
+        return fail(name, shown(exc), _REACH)
+    if from_iap(response):
+        return ok(name, f"refused by IAP ({response.status})")
+    detail = (
+        f"GET {VERSION_PATH} with no token was answered {response.status} without IAP's "
+        f"{IAP_HEADER} header: the backend answered it, not IAP"
+    )
+    fix = (
+        "turn IAP on for the backend service behind this host (Security > Identity-Aware "
+        "Proxy), and check that no other route reaches flyteadmin (flyte-iap manifests check)"
+    )
+    alarm = (
+        f"THE ENDPOINT {endpoint.base_url.upper()} IS NOT PROTECTED BY IAP: "
+        "ANYONE WHO CAN REACH IT IS ANSWERED WITHOUT A TOKEN"
+    )
+    return fail(name, detail, fix, alarm)
+
+
+def with_token_check(
+    endpoint: Endpoint, http: HttpClient, token: str, claims: dict[str, Any]
+) -> tuple[Check, Response | None]:
+    """Check 6, and the answer (check 7 reads flyteadmin's version from it)."""
+    name = "with the token"
+    url = endpoint.base_url + VERSION_PATH
+    headers = {"proxy-authorization": f"Bearer {token}"}
+    try:
+        response = http.request("GET", url, what="the endpoint", headers=headers)
+    except FlyteIapError as exc:
+        return fail(name, shown(exc), _REACH), None
+    if not from_iap(response) or response.status >= 500:
+        return ok(name, f"passed IAP (answered {response.status})"), response
+    said = iap_message(response)
+    detail = f"IAP refused it ({response.status}): {said}"
+    return fail(name, detail, _fix(response.status, said, claims)), None
+
+
+def _fix(status: int, said: str, claims: dict[str, Any]) -> str:
+    text = said.lower()
+    aud, email = shown(claims.get("aud"), 80), shown(claims.get("email") or "the account", 80)
+    if "audience" in text or "'aud'" in text:
+        return (
+            f"the token's aud is {aud}, not the OAuth client of this IAP backend: give the "
+            "proxy command --webapp_client_id = IAP's client id (Security > Identity-Aware "
+            "Proxy > the backend service > OAuth client)"
+        )
+    if "expired" in text:
+        return "the token has expired: check this machine's clock"
+    if status == 403:
+        return (
+            f"IAP knows {email} but does not let it in: grant it IAP-secured Web App User "
+            "(roles/iap.httpsResourceAccessor) on the backend service"
+        )
+    if "signature" in text or "issuer" in text:
+        return "the token is not one Google issued: use a flyte-iap token command"
+    return f"flyte-iap decode --verify --audience IAP_CLIENT_ID on a token shows why (aud {aud})"

@@ -1,0 +1,94 @@
+"""The checks in order; one that fails makes those that need its result not applicable."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+
+from flyte_iap.tokens.doctor.admin import grpc_check, rest_check
+from flyte_iap.tokens.doctor.check import FAIL, OK, Check, na
+from flyte_iap.tokens.doctor.command import NAME as COMMAND
+from flyte_iap.tokens.doctor.command import command_check, option_value
+from flyte_iap.tokens.doctor.config import read_config
+from flyte_iap.tokens.doctor.iap import with_token_check, without_token_check
+from flyte_iap.tokens.doctor.network import dns_check, tls_check
+from flyte_iap.tokens.doctor.token import NAME as TOKEN
+from flyte_iap.tokens.doctor.token import claims_of, token_check
+from flyte_iap.transport import HttpClient
+
+
+@dataclass(frozen=True)
+class DoctorRequest:
+    """Where the settings come from: a config file, or the endpoint and command given."""
+
+    config_path: str | None
+    endpoint: str | None = None
+    command: list[str] | None = None
+    insecure: bool = False
+    command_timeout: float = 60.0
+
+
+@dataclass(frozen=True)
+class Probes:
+    """The seams: the environment the command runs in, the HTTP client for the endpoint
+    (made for its private CA, if any: one try, short timeouts), the one for Google's
+    certs, the clock."""
+
+    env: Mapping[str, str]
+    endpoint_http: Callable[[str | None], HttpClient]
+    google_http: HttpClient
+    certs_uri: str
+    clock: Callable[[], float]
+
+
+def diagnose(request: DoctorRequest, probes: Probes) -> Iterator[Check]:
+    """Each check as it is done."""
+    config, target = read_config(
+        request.config_path,
+        endpoint=request.endpoint,
+        command=request.command,
+        insecure=request.insecure,
+    )
+    yield config
+    names = (COMMAND, TOKEN, "dns", "tls", "without a token", "with the token")
+    if target is None:
+        for name in (*names, "flyteadmin rest", "flyteadmin grpc"):
+            yield na(name, "not checked: the config is not usable")
+        return
+    command, token = command_check(target.command, probes.env, request.command_timeout)
+    yield command
+    claims = claims_of(token) if token else {}
+    if token:
+        yield token_check(
+            token,
+            audience=option_value(target.command, "webapp_client_id"),
+            desktop_client=option_value(target.command, "desktop_client_id"),
+            certs_uri=probes.certs_uri,
+            http=probes.google_http,
+            now=probes.clock(),
+        )
+    else:
+        yield na(TOKEN, "not checked: the proxy command gave no token")
+    endpoint = target.endpoint
+    dns = dns_check(endpoint)
+    yield dns
+    if dns.status == FAIL:
+        for name in (*names[3:], "flyteadmin rest", "flyteadmin grpc"):
+            yield na(name, "not checked: the host does not resolve")
+        return
+    yield tls_check(endpoint, target.ca_cert)
+    http = probes.endpoint_http(target.ca_cert)
+    yield without_token_check(endpoint, http)
+    if not token:
+        for name in (*names[5:], "flyteadmin rest", "flyteadmin grpc"):
+            yield na(name, "not checked: no token")
+        return
+    passed, response = with_token_check(endpoint, http, token, claims)
+    yield passed
+    if response is None:
+        for name in ("flyteadmin rest", "flyteadmin grpc"):
+            yield na(name, "not checked: the token did not get through (above)")
+        return
+    rest = rest_check(response)
+    yield rest
+    yield grpc_check(endpoint, token, target.ca_cert, rest.status == OK)

@@ -1,0 +1,544 @@
+"""``doctor`` in process against the emulator's IAP gate and a flyteadmin stand-in: every
+check passing, and each of the mistakes it is there to find (a wrong webapp id, no IAP
+in front, a backend that is down, proxy commands that fail, hang or print too much, a
+config that is not one). The token never appears in what the doctor prints."""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from flyte_iap.cli.doctor import MARKS
+from flyte_iap.emulator import Emulator
+
+from ..helpers import AUD, SA, InProcessCli, Reply, Result, StubServer, flyte_iap_command
+
+VERSION = {"controlPlaneVersion": {"Version": "v1.x", "Build": "b", "BuildTime": "t"}}
+PY = sys.executable
+NA = MARKS["na"]  # a dash: not applicable
+
+
+@pytest.fixture
+def flyteadmin() -> Iterator[StubServer]:
+    """flyteadmin's REST side: GET /api/v1/version answers its version."""
+    with StubServer(Reply.json(VERSION)) as stub:
+        yield stub
+
+
+@pytest.fixture
+def key(emulator: Emulator, home: Path) -> Path:
+    return emulator.write_service_account_key(home / "key.json")
+
+
+def sa_command(key: Path, audience: str = AUD) -> list[str]:
+    """The real token command, as `flyte-iap configure` would write it."""
+    return [
+        *flyte_iap_command(),
+        SA,
+        "--webapp_client_id",
+        audience,
+        "--service_account_key",
+        str(key),
+    ]
+
+
+def endpoint_of(url: str) -> str:
+    return "dns:///" + url.removeprefix("http://")
+
+
+def write_config(home: Path, endpoint: str | None, command: list[str] | None, **admin: Any) -> Path:
+    section: dict[str, Any] = {**admin}
+    if endpoint is not None:
+        section["endpoint"] = endpoint
+    if command is not None:
+        section["proxyCommand"] = command
+    path = home / ".flyte" / "config.yaml"
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(yaml.safe_dump({"admin": section}))
+    return path
+
+
+def printing(home: Path, text: str) -> list[str]:
+    """A proxy command that prints ``text`` (kept in a file, not in its arguments)."""
+    path = home / "output.txt"
+    path.write_text(text)
+    return [PY, "-c", "import sys; sys.stdout.write(open(sys.argv[1]).read())", str(path)]
+
+
+def lines(result: Result) -> dict[str, str]:
+    """Check name -> its line (the fix line, if any, appended)."""
+    found: dict[str, str] = {}
+    last = ""
+    for line in result.stdout.splitlines():
+        if line[:1] in MARKS.values() and line[1:2] == " ":
+            last = line[2:18].strip()
+            found[last] = line
+        elif line.strip().startswith("fix:") and last:
+            found[last] += "\n" + line
+    return found
+
+
+def marks(result: Result) -> dict[str, str]:
+    return {name: line[0] for name, line in lines(result).items()}
+
+
+def doctor(run_cli: InProcessCli, config: Path, **env: str) -> Result:
+    result = run_cli("doctor", "--config", str(config), **env)
+    assert "Traceback" not in result.stderr + result.stdout
+    return result
+
+
+def the_token(run_cli: InProcessCli, key: Path) -> str:
+    """The token the proxy command printed (it is cached: the same one comes back)."""
+    return run_cli(SA, "--webapp_client_id", AUD, "--service_account_key", str(key)).token
+
+
+ALL = [
+    "config",
+    "proxy command",
+    "token",
+    "dns",
+    "tls",
+    "without a token",
+    "with the token",
+    "flyteadmin rest",
+    "flyteadmin grpc",
+]
+
+
+def test_everything_passes_through_the_gate(
+    run_cli: InProcessCli, emulator: Emulator, home: Path, key: Path, flyteadmin: StubServer
+) -> None:
+    gate = emulator.start_gate(flyteadmin.url)
+    config = write_config(home, endpoint_of(gate), sa_command(key), insecure=True)
+    result = doctor(run_cli, config)
+    assert result.returncode == 0, result.stdout
+    assert list(lines(result)) == ALL
+    assert marks(result) == {**dict.fromkeys(ALL, "✓"), "tls": NA, "flyteadmin grpc": NA}
+    found = lines(result)
+    assert "ci-runner@" in found["token"] and "signature verified" in found["token"]
+    assert "refused by IAP (401)" in found["without a token"]
+    assert "v1.x" in found["flyteadmin rest"]
+    assert "HTTP/1.1" in found["flyteadmin grpc"]
+    assert result.stdout.rstrip().endswith("all checks passed")
+    token = the_token(run_cli, key)
+    assert token not in result.stdout + result.stderr
+    # The gate saw one request without the token and one with it; flyteadmin saw the second.
+    assert [r.verdict for r in emulator.gate_log] == ["refused", "allowed"]
+    assert [(m, p) for m, p, *_ in flyteadmin.requests] == [("GET", "/api/v1/version")]
+
+
+def test_the_endpoint_and_the_command_on_the_command_line(
+    run_cli: InProcessCli, emulator: Emulator, key: Path, flyteadmin: StubServer
+) -> None:
+    gate = emulator.start_gate(flyteadmin.url)
+    result = run_cli(
+        "doctor",
+        "--endpoint",
+        endpoint_of(gate),
+        "--insecure",
+        "--",
+        SA,
+        "--webapp_client_id",
+        AUD,
+        "--service_account_key",
+        str(key),
+    )
+    assert result.returncode == 0, result.stdout
+    assert marks(result)["config"] == NA and "no file read" in lines(result)["config"]
+
+
+def test_a_webapp_id_that_is_not_the_gates_audience(
+    run_cli: InProcessCli, emulator: Emulator, home: Path, key: Path, flyteadmin: StubServer
+) -> None:
+    gate = emulator.start_gate(flyteadmin.url, audience="the-real-iap.apps.googleusercontent.com")
+    config = write_config(home, endpoint_of(gate), sa_command(key), insecure=True)
+    result = doctor(run_cli, config)
+    assert result.returncode == 1
+    found = lines(result)
+    assert marks(result)["token"] == "✓"  # it is what the command asked for...
+    refused = found["with the token"]  # ...but not what IAP expects, in IAP's own words:
+    assert refused.startswith("✗") and "Invalid IAP credentials" in refused
+    assert "the-real-iap.apps.googleusercontent.com" in refused
+    assert "fix:" in refused and "--webapp_client_id" in refused
+    assert marks(result)["flyteadmin rest"] == NA
+    assert flyteadmin.requests == []
+
+
+def test_a_gate_that_lets_everything_through_is_not_iap(
+    run_cli: InProcessCli, emulator: Emulator, home: Path, key: Path, flyteadmin: StubServer
+) -> None:
+    gate = emulator.start_gate(flyteadmin.url, check=False)
+    config = write_config(home, endpoint_of(gate), sa_command(key), insecure=True)
+    result = doctor(run_cli, config)
+    assert result.returncode == 1
+    assert marks(result)["without a token"] == "✗"
+    assert "answered 200" in lines(result)["without a token"]
+    loud = [line for line in result.stdout.splitlines() if "NOT PROTECTED BY IAP" in line]
+    assert len(loud) == 2 and loud[0] == loud[0].upper()  # after the check, and at the end
+    assert result.stdout.rstrip().endswith("1 check failed")
+
+
+def test_a_backend_that_is_down(
+    run_cli: InProcessCli, emulator: Emulator, home: Path, key: Path
+) -> None:
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    gate = emulator.start_gate(dead)
+    config = write_config(home, endpoint_of(gate), sa_command(key), insecure=True)
+    result = doctor(run_cli, config)
+    assert result.returncode == 1
+    got = marks(result)
+    assert got["without a token"] == got["with the token"] == "✓"
+    assert got["flyteadmin rest"] == "✗" and "502" in lines(result)["flyteadmin rest"]
+    assert "is it running" in lines(result)["flyteadmin rest"]
+
+
+def test_a_proxy_command_that_fails(
+    run_cli: InProcessCli, emulator: Emulator, home: Path, flyteadmin: StubServer
+) -> None:
+    gate = emulator.start_gate(flyteadmin.url)
+    config = write_config(
+        home, endpoint_of(gate), sa_command(home / "no-such-key.json"), insecure=True
+    )
+    result = doctor(run_cli, config)
+    assert result.returncode == 1
+    line = lines(result)["proxy command"]
+    assert line.startswith("✗") and "exited with 1" in line and "credentials file" in line
+    assert marks(result)["token"] == NA
+    assert marks(result)["with the token"] == NA
+
+
+def test_a_proxy_command_that_hangs_is_stopped_with_what_it_started(
+    run_cli: InProcessCli, home: Path, flyteadmin: StubServer
+) -> None:
+    pid_file = home / "child.pid"
+    hang = (
+        "import subprocess, sys, time\n"
+        "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(120)'])\n"
+        f"open({str(pid_file)!r}, 'w').write(str(child.pid))\n"
+        "time.sleep(120)\n"
+    )
+    config = write_config(home, "dns:///127.0.0.1:9", [PY, "-c", hang], insecure=True)
+    started = time.monotonic()
+    result = doctor(run_cli, config, FLYTE_IAP_DOCTOR_COMMAND_TIMEOUT="1.5")
+    assert time.monotonic() - started < 15
+    line = lines(result)["proxy command"]
+    assert line.startswith("✗") and "did not finish within 1.5 s" in line
+    assert "FLYTE_IAP_DOCTOR_COMMAND_TIMEOUT" in line
+    child = int(pid_file.read_text())
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:  # killed with its group (and reaped by init)
+        try:
+            os.kill(child, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.05)
+    else:
+        pytest.fail("the proxy command's child outlived it")
+
+
+def test_a_bad_command_timeout_is_bad_input(run_cli: InProcessCli, home: Path) -> None:
+    config = write_config(home, "dns:///127.0.0.1:9", [PY, "-c", "pass"])
+    result = doctor(run_cli, config, FLYTE_IAP_DOCTOR_COMMAND_TIMEOUT="soon")
+    assert result.returncode == 2 and result.stdout == ""
+    assert "FLYTE_IAP_DOCTOR_COMMAND_TIMEOUT" in result.stderr
+
+
+def test_a_proxy_command_that_prints_two_lines(
+    run_cli: InProcessCli, emulator: Emulator, home: Path, flyteadmin: StubServer
+) -> None:
+    token = emulator.mint_id_token()
+    gate = emulator.start_gate(flyteadmin.url)
+    config = write_config(
+        home, endpoint_of(gate), printing(home, f"{token}\n{token}\n"), insecure=True
+    )
+    result = doctor(run_cli, config)
+    assert result.returncode == 1
+    line = lines(result)["proxy command"]
+    assert line.startswith("✗") and "printed 2 lines" in line
+    assert token not in result.stdout + result.stderr
+    assert token.split(".")[1] not in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("output", "needle"),
+    [("", "printed nothing"), ("hello world\n", "not a JWT"), ("a.b.c\n", "not a JWT")],
+)
+def test_a_proxy_command_that_prints_no_token(
+    run_cli: InProcessCli, home: Path, output: str, needle: str
+) -> None:
+    config = write_config(home, "dns:///127.0.0.1:9", printing(home, output))
+    result = doctor(run_cli, config)
+    assert result.returncode == 1
+    assert needle in lines(result)["proxy command"]
+
+
+def test_the_classic_mistake_a_token_for_the_desktop_client(
+    run_cli: InProcessCli, emulator: Emulator, home: Path, flyteadmin: StubServer
+) -> None:
+    desktop = emulator.config.desktop_client_id
+    token = emulator.mint_id_token(aud=desktop, azp=desktop)
+    gate = emulator.start_gate(flyteadmin.url)
+    config = write_config(home, endpoint_of(gate), printing(home, token + "\n"), insecure=True)
+    result = doctor(run_cli, config)
+    assert result.returncode == 1
+    line = lines(result)["token"]
+    assert line.startswith("✗") and "classic mistake" in line and "--webapp_client_id" in line
+    assert lines(result)["with the token"].startswith("✗")
+    assert token not in result.stdout + result.stderr
+
+
+def test_an_expired_token(
+    run_cli: InProcessCli, emulator: Emulator, home: Path, flyteadmin: StubServer
+) -> None:
+    token = emulator.mint_id_token(exp=int(time.time()) - 3600, iat=int(time.time()) - 7200)
+    gate = emulator.start_gate(flyteadmin.url)
+    config = write_config(home, endpoint_of(gate), printing(home, token + "\n"), insecure=True)
+    result = doctor(run_cli, config)
+    assert "expired" in lines(result)["token"] and marks(result)["token"] == "✗"
+    assert "Expired JWT" in lines(result)["with the token"]
+    assert "clock" in lines(result)["with the token"]
+
+
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        ("admin: [unclosed\n", "not YAML"),
+        ("- a\n- b\n", "not a YAML mapping"),
+        ("admin: 3\n", "admin is not a mapping"),
+        (yaml.safe_dump({"admin": {"proxyCommand": ["x"]}}), "no admin.endpoint"),
+        (yaml.safe_dump({"admin": {"endpoint": "dns:///h"}}), "no admin.proxyCommand"),
+        (
+            yaml.safe_dump({"admin": {"endpoint": "dns:///h", "proxyCommand": "flyte-iap x"}}),
+            "proxyCommand is a string",
+        ),
+        (
+            yaml.safe_dump({"admin": {"endpoint": "dns:///h/x?y", "proxyCommand": ["x"]}}),
+            "not dns:///HOST",
+        ),
+    ],
+)
+def test_a_config_that_is_not_usable(
+    run_cli: InProcessCli, home: Path, text: str, needle: str
+) -> None:
+    config = home / "config.yaml"
+    config.write_text(text)
+    result = doctor(run_cli, config)
+    assert result.returncode == 1
+    assert marks(result) == {**dict.fromkeys(ALL, NA), "config": "✗"}
+    assert needle in lines(result)["config"] and "fix:" in lines(result)["config"]
+
+
+def test_no_config_at_all(run_cli: InProcessCli, home: Path) -> None:
+    result = run_cli("doctor")
+    assert result.returncode == 1
+    line = lines(result)["config"]
+    assert str(home / ".flyte" / "config.yaml") in line and "does not exist" in line
+    assert "flyte-iap configure" in line
+
+
+def test_flytectl_config_names_the_file(run_cli: InProcessCli, home: Path) -> None:
+    other = home / "elsewhere.yaml"
+    other.write_text("admin: [\n")
+    result = run_cli("doctor", FLYTECTL_CONFIG=str(other))
+    assert str(other) in lines(result)["config"] and "not YAML" in lines(result)["config"]
+
+
+def test_a_host_that_does_not_resolve(
+    run_cli: InProcessCli, emulator: Emulator, home: Path
+) -> None:
+    token = emulator.mint_id_token()
+    config = write_config(home, "dns:///no-such-host.invalid", printing(home, token + "\n"))
+    result = doctor(run_cli, config)
+    assert marks(result)["dns"] == "✗" and "does not resolve" in lines(result)["dns"]
+    assert marks(result)["without a token"] == NA
+
+
+def test_insecure_to_a_remote_host_fails_the_tls_check() -> None:
+    from flyte_iap.tokens.doctor.config import parse_endpoint
+    from flyte_iap.tokens.doctor.network import tls_check
+
+    check = tls_check(parse_endpoint("dns:///flyte.example.com", insecure=True), None)
+    assert check.status == "fail" and "unencrypted" in check.detail
+    assert "insecure: false" in check.fix
+    loopback = tls_check(parse_endpoint("dns:///127.0.0.1:8080", insecure=True), None)
+    assert loopback.status == "na"
+
+
+def test_bad_endpoint_on_the_command_line_is_bad_input(run_cli: InProcessCli) -> None:
+    result = run_cli("doctor", "--endpoint", "dns:///h/path", "--", SA, "--webapp_client_id", AUD)
+    assert result.returncode == 2 and result.stdout == ""
+    assert "--endpoint" in result.stderr
+
+
+# --- TLS with a private CA, and gRPC ----------------------------------------------------
+def private_ca(directory: Path) -> tuple[Path, Path, Path]:
+    """A CA and a certificate for 127.0.0.1 signed by it: (ca.pem, cert.pem, key.pem)."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = datetime.datetime.now(datetime.UTC)
+
+    def name(text: str) -> x509.Name:
+        return x509.Name(
+            [
+                x509.NameAttribute(NameOID.COMMON_NAME, text),
+                x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Test CA Inc"),
+            ]
+        )
+
+    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(name("test ca"))
+        .issuer_name(name("test ca"))
+        .public_key(ca_key.public_key())
+        .serial_number(1)
+        .not_valid_before(now - datetime.timedelta(hours=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
+    leaf = (
+        x509.CertificateBuilder()
+        .subject_name(name("127.0.0.1"))
+        .issuer_name(ca.subject)
+        .public_key(key.public_key())
+        .serial_number(2)
+        .not_valid_before(now - datetime.timedelta(hours=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    paths = directory / "ca.pem", directory / "cert.pem", directory / "key.pem"
+    paths[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    paths[1].write_bytes(leaf.public_bytes(serialization.Encoding.PEM))
+    paths[2].write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return paths
+
+
+class TlsIap:
+    """An HTTPS stand-in for IAP on 127.0.0.1: 401 from "IAP" without a bearer, the
+    version with one. Stops on exit of the ``with`` block."""
+
+    def __init__(self, cert: Path, key: Path) -> None:
+        import ssl
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                if self.headers.get("proxy-authorization", "").startswith("Bearer "):
+                    status, body, iap = 200, json_bytes(VERSION), False
+                else:
+                    status, body, iap = 401, b"Invalid IAP credentials: empty token", True
+                self.send_response(status)
+                if iap:
+                    self.send_header("x-goog-iap-generated-response", "true")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(cert, key)
+        self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
+        self.endpoint = f"dns:///127.0.0.1:{self.server.server_port}"
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> TlsIap:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def json_bytes(value: Any) -> bytes:
+    import json
+
+    return json.dumps(value).encode()
+
+
+def test_tls_with_a_private_ca(run_cli: InProcessCli, emulator: Emulator, home: Path) -> None:
+    ca, cert, key = private_ca(home)
+    command = printing(home, emulator.mint_id_token() + "\n")
+    with TlsIap(cert, key) as iap:
+        without_ca = doctor(run_cli, write_config(home, iap.endpoint, command))
+        assert marks(without_ca)["tls"] == "✗"
+        assert "caCertFilePath" in lines(without_ca)["tls"]
+        with_ca = doctor(run_cli, write_config(home, iap.endpoint, command, caCertFilePath=str(ca)))
+    found = lines(with_ca)
+    assert found["tls"].startswith("✓") and "Test CA Inc" in found["tls"]
+    assert found["without a token"].startswith("✓")
+    assert found["flyteadmin rest"].startswith("✓") and "v1.x" in found["flyteadmin rest"]
+    # An HTTP/1.1 server over TLS is no gRPC server: not excused, as it is not loopback HTTP.
+    assert found["flyteadmin grpc"].startswith("✗") and "fix:" in found["flyteadmin grpc"]
+
+
+def test_grpc_get_version_without_flyteidl() -> None:
+    """A real gRPC server that refuses calls without the bearer answers GetVersion."""
+    import grpc
+
+    from flyte_iap.tokens.doctor.admin import grpc_check
+    from flyte_iap.tokens.doctor.config import parse_endpoint
+
+    seen: list[str] = []
+
+    def get_version(request: bytes, context: grpc.ServicerContext) -> bytes:
+        bearer = dict(context.invocation_metadata()).get("proxy-authorization", "")
+        seen.append(str(bearer))
+        if not str(bearer).startswith("Bearer "):
+            context.abort(grpc.StatusCode.UNAUTHENTICATED, "no bearer")
+        # GetVersionResponse{control_plane_version: Version{Build: "b", Version: "v1.x"}}
+        return b"\n\x09\n\x01b\x12\x04v1.x"
+
+    from concurrent.futures import ThreadPoolExecutor
+
+    server = grpc.server(ThreadPoolExecutor(2))
+    handler = grpc.unary_unary_rpc_method_handler(get_version)
+    server.add_generic_rpc_handlers(
+        [
+            grpc.method_handlers_generic_handler(
+                "flyteidl.service.AdminService", {"GetVersion": handler}
+            )
+        ]
+    )
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    try:
+        endpoint = parse_endpoint(f"dns:///127.0.0.1:{port}", insecure=True)
+        check = grpc_check(endpoint, "a.b.c", None, rest_passed=False)
+    finally:
+        server.stop(0)
+    assert check.status == "ok" and "v1.x" in check.detail, check
+    assert seen == ["Bearer a.b.c"]
