@@ -368,11 +368,10 @@ class StubServer:
 
 # --- the loopback server ---------------------------------------------------------------------
 STATE = "the-state-of-this-login"
-#: What a person reads when they choose Deny, and on the page after Allow.
+#: What a person reads on the terminal when they choose Deny.
 DENIED = (
     "the login was denied in the browser (access_denied); run the command again and choose Allow"
 )
-SUCCESS = "Login succeeded. You can close this tab and return to the terminal."
 
 
 def callback(srv: LoopbackServer, **params: str) -> requests.Response:

@@ -19,11 +19,12 @@ import requests
 
 from flyte_iap.emulator import Emulator
 from flyte_iap.errors import LoginError
+from flyte_iap.login import pages
 from flyte_iap.login.loopback import LoopbackServer
 from flyte_iap.login.pkce import challenge_s256, new_verifier, random_token
 
 from ..browsers import browser_env, chromium_missing, read_log
-from ..helpers import DENIED, STATE, SUCCESS, in_background, port_of, still_waiting
+from ..helpers import DENIED, STATE, in_background, port_of, still_waiting
 
 
 def test_an_idle_connection_neither_stalls_the_login_nor_lives_long(
@@ -184,8 +185,9 @@ def test_browser_allows(kind: str, login: Login, tmp_path: Path) -> None:
     login.server.report_success(login.emu.config.user_email)
     [entry] = read_log(log)
     assert entry["error"] is None, entry
-    assert entry["status"] == 200 and SUCCESS in entry["text"]
-    assert f"Logged in as {login.emu.config.user_email}." in entry["text"]
+    assert entry["status"] == 200 and "Login succeeded" in entry["text"]
+    assert f"Account {login.emu.config.user_email}" in entry["text"]
+    assert pages.SUCCESS_NEXT in entry["text"]
     if kind == "http":
         assert entry["visited"][0][1:] == [login.server.redirect_uri + "favicon.ico", 404]
 
@@ -196,11 +198,12 @@ def test_browser_shows_a_refused_code_as_a_failure(kind: str, login: Login, tmp_
     login.open_with(kind, "allow", log)
     refused = login.exchange(login.server.wait(60) + "-tampered")
     assert refused.status_code == 400 and refused.json()["error"] == "invalid_grant"
-    login.server.report_failure("invalid_grant: Malformed auth code.", "flyte-iap login")
+    login.server.report_failure("invalid_grant: Malformed auth code.")
     [entry] = read_log(log)
     assert entry["error"] is None, entry
     assert "Login succeeded" not in entry["text"]
-    assert "Login failed: invalid_grant: Malformed auth code." in entry["text"]
+    assert "Login failed invalid_grant: Malformed auth code." in entry["text"]
+    assert f"{pages.RETRY} flyte-iap login" in entry["text"]
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -230,7 +233,7 @@ def test_browser_with_forged_state_cannot_end_the_login(
     tab = in_background(entry["loopback_url"])
     assert login.exchange(login.server.wait(5)).status_code == 200
     login.server.report_success(login.emu.config.user_email)
-    assert SUCCESS in tab.result(5).text
+    assert "<h1>Login succeeded</h1>" in tab.result(5).text
 
 
 def test_a_browser_that_never_comes_back_times_out(login: Login, tmp_path: Path) -> None:

@@ -40,8 +40,10 @@ def test_chromium_allow(tmp_path: Path, emulator: Emulator):
     result = cli(USER, *user_args(emulator), timeout=120)
     verify_user_token(emulator, result.token)
     (visit,) = cli.browser_visits(1, timeout=60)
-    assert "Login succeeded" in str(visit["text"])
-    assert f"Logged in as {emulator.config.user_email}." in str(visit["text"])
+    text = str(visit["text"])
+    assert "Login succeeded" in text
+    assert f"Account {emulator.config.user_email}" in text
+    assert f"Audience {emulator.config.webapp_client_id}" in text
     # chromium asked the loopback for /favicon.ico too; the flow did not mind.
     assert user_grants(emulator) == ["authorization_code"]
 
@@ -63,9 +65,7 @@ def test_chromium_ends_on_the_failure_when_the_code_is_refused(tmp_path: Path, e
     (visit,) = cli.browser_visits(1, timeout=60)
     text = str(visit["text"])
     assert visit["status"] == 200 and "Login succeeded" not in text
-    assert (
-        "Login failed: exchanging the login code failed (400): invalid_grant: Bad Request" in text
-    )
+    assert "Login failed exchanging the login code failed (400): invalid_grant: Bad Request" in text
     assert f"run in a terminal: flyte-iap login --desktop_client_id {c.desktop_client_id}" in text
     assert c.desktop_client_secret not in text
     assert not list(cli.cache_dir.glob("user_*.json"))

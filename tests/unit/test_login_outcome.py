@@ -19,11 +19,11 @@ import requests
 from flyte_iap.cli.app import run
 from flyte_iap.cli.wiring import Wiring
 from flyte_iap.emulator import Emulator, EmulatorConfig
+from flyte_iap.login import pages
 from flyte_iap.login.flow import LoginUi
 from flyte_iap.login.terminal import Terminal
 
 from ..helpers import (
-    SUCCESS,
     USER,
     Result,
     assert_login_failure,
@@ -162,8 +162,9 @@ def test_a_bogus_code_shows_the_failure_in_the_tab_and_fails_the_command(
     page = browser.text()
     assert "Login succeeded" not in page
     assert "<title>flyte-iap: Login failed</title>" in page
-    assert "Login failed: exchanging the login code failed (400): invalid_grant" in page
-    assert "run in a terminal: flyte-iap login --desktop_client_id" in page
+    assert '<p class="reason">exchanging the login code failed (400): invalid_grant' in page
+    assert f'<p>{pages.RETRY}</p><pre><code><span class="arg"><span>flyte-iap</span>' in page
+    assert "<span>--desktop_client_id</span>" in page
     assert emu.config.desktop_client_secret not in page
     assert not person.cached()
 
@@ -189,7 +190,9 @@ def test_the_good_code_shows_the_success_with_the_email(person: Person, emu: Emu
     verify_user_token(emu, result.token)
     email = emu.config.user_email
     page = browser.text()
-    assert SUCCESS in page and f"Logged in as {email}." in page
+    assert "<h1>Login succeeded</h1>" in page and pages.SUCCESS_NEXT in page
+    assert f"<dt>Account</dt><dd>{email}</dd>" in page
+    assert f'<dt>Audience</dt><dd class="mono">{emu.config.webapp_client_id}</dd>' in page
     assert f"flyte-iap: logged in as {email}\n" in result.stderr
     assert person.cached()
 
@@ -201,7 +204,9 @@ def test_a_hostile_error_description_is_not_printed_raw(person: Person, emu: Emu
     assert "\x1b" not in result.stderr and "\x07" not in result.stderr
     assert not any(line.startswith(FORGED_LINE) for line in result.stderr.splitlines())
     assert user_grants(emu) == []
-    assert "Login denied" in browser.text()
+    page = browser.text()
+    assert "<h1>Login failed</h1>" in page and "server_error: ?]0;x??" in page
+    assert "\x1b" not in page and "<span>--desktop_client_id</span>" in page
 
 
 def test_a_hostile_email_claim_is_not_printed_raw(home: Path) -> None:
@@ -214,4 +219,4 @@ def test_a_hostile_email_claim_is_not_printed_raw(home: Path) -> None:
         assert f"flyte-iap: logged in as ada@example.com?]0;x??{FORGED_LINE}\n" in result.stderr
         page = browser.text()
         assert "\x1b" not in page and "\x07" not in page
-        assert f"Logged in as ada@example.com?]0;x??{FORGED_LINE}." in page
+        assert f"<dd>ada@example.com?]0;x??{FORGED_LINE}</dd>" in page

@@ -12,10 +12,11 @@ import pytest
 import requests
 
 from flyte_iap.errors import LoginError, UsageError
+from flyte_iap.login import pages
 from flyte_iap.login.loopback import LoopbackServer
 from flyte_iap.login.pkce import challenge_s256, new_verifier, random_token
 
-from ..helpers import DENIED, STATE, SUCCESS, callback, open_tab, port_of, still_waiting
+from ..helpers import DENIED, STATE, callback, open_tab, port_of, still_waiting
 
 
 # --- PKCE -------------------------------------------------------------------------------
@@ -54,21 +55,24 @@ def test_valid_callback_returns_the_code_and_the_tab_shows_the_success(
     server.report_success(EMAIL)
     response = tab.result(5)
     assert response.status_code == 200
-    assert SUCCESS in response.text and f"Logged in as {EMAIL}." in response.text
+    assert "<h1>Login succeeded</h1>" in response.text and pages.SUCCESS_NEXT in response.text
+    assert f"<dt>Account</dt><dd>{EMAIL}</dd>" in response.text
     assert response.headers["Cache-Control"] == "no-store"
 
 
-def test_a_failed_exchange_is_what_the_tab_shows(server: LoopbackServer) -> None:
-    tab = open_tab(server, code="bogus", state=STATE)
-    assert server.wait(5) == "bogus"
-    reason = "exchanging the login code failed (400): invalid_grant: Malformed auth code."
-    server.report_failure(reason, "flyte-iap login --desktop_client_id D")
-    response = tab.result(5)
+def test_a_failed_exchange_is_what_the_tab_shows() -> None:
+    with LoopbackServer(state=STATE, retry_command="flyte-iap login --desktop_client_id D") as srv:
+        tab = open_tab(srv, code="bogus", state=STATE)
+        assert srv.wait(5) == "bogus"
+        reason = "exchanging the login code failed (400): invalid_grant: Malformed auth code."
+        srv.report_failure(reason)
+        response = tab.result(5)
     assert response.status_code == 200
     assert "Login succeeded" not in response.text
     assert "<title>flyte-iap: Login failed</title>" in response.text
-    assert f"Login failed: {reason}" in response.text
-    assert "run in a terminal: flyte-iap login --desktop_client_id D" in response.text
+    assert f'<p class="reason">{reason}</p>' in response.text
+    assert f"<p>{pages.RETRY}</p><pre><code>" in response.text
+    assert "<span>--desktop_client_id</span> <span>D</span>" in response.text
 
 
 def test_the_hold_is_bounded_and_never_claims_success() -> None:
@@ -101,7 +105,7 @@ def test_a_pasted_url_has_no_tab_to_wait_for(server: LoopbackServer) -> None:
     assert server.submit_pasted_url(f"{server.redirect_uri}?code=pasted&state={STATE}") is None
     assert server.wait(5) == "pasted"
     started = time.monotonic()
-    server.report_failure("refused", "flyte-iap login")
+    server.report_failure("refused")
     server.report_success(EMAIL)
     assert time.monotonic() - started < 1
 
@@ -149,12 +153,14 @@ def test_access_denied_ends_the_wait_at_once(server: LoopbackServer) -> None:
     assert str(caught.value) == DENIED
     assert caught.value.error == "access_denied"
     time.sleep(0.2)
-    assert "denied" in answers[0].text and "access_denied" in answers[0].text
+    assert "<h1>Login denied</h1>" in answers[0].text and "(access_denied)" in answers[0].text
+    assert "<span>flyte-iap</span> <span>login</span>" in answers[0].text  # to retry
 
 
 def test_other_errors_are_named_and_escaped(server: LoopbackServer) -> None:
     page = callback(server, error="<script>bad</script>", error_description="x", state=STATE)
     assert "<script>" not in page.text and "&lt;script&gt;" in page.text
+    assert "<h1>Login failed</h1>" in page.text  # not "denied": nobody chose Deny
     with pytest.raises(LoginError, match=r"failed in the browser \(<script>bad</script>: x\)"):
         server.wait(5)
 
@@ -179,7 +185,7 @@ def test_only_the_first_result_counts(server: LoopbackServer) -> None:
     assert server.submit_pasted_url(f"{server.redirect_uri}?code=third&state={STATE}") is None
     assert server.wait(5) == "first"
     server.report_success(EMAIL)
-    assert SUCCESS in first.result(5).text
+    assert "<h1>Login succeeded</h1>" in first.result(5).text
 
 
 def test_timeout_raises_login_error(server: LoopbackServer) -> None:

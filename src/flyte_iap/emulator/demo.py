@@ -160,7 +160,7 @@ def _page_text(html: str) -> str:
     import re
 
     body = re.sub(r"(?is)<head>.*?</head>", " ", html)
-    return " ".join(re.sub(r"<[^>]+>", " ", body).split())[:80]
+    return " ".join(re.sub(r"<[^>]+>", " ", body).split())[:101]
 
 
 def _verify(token: str, audience: str, certs_uri: str) -> str:

@@ -6,17 +6,17 @@ fails at once instead of hanging a ``pyflyte`` process.
 
 The browser's tab shows what the login really came to, not merely that a code arrived.
 :func:`authorize` does not know the token endpoint (docs/design.md, "Why it is cut this
-way"); it takes the exchange as a callback, ``exchange(authorization) -> T``, and runs it
-while the tab that brought the code is kept waiting (at most
+way"); it takes the exchange as a callback, ``exchange(authorization) -> T``, and runs
+it while the tab that brought the code is kept waiting (at most
 ``LoginSettings.exchange_wait`` seconds). Its outcome decides the page: a result is a
-success page naming its ``email``; a :class:`FlyteIapError` is a failure page with the
-first line of its message and the command to run again. A failed exchange fails the
-login: the error is raised as is (the command reports it on the terminal, and caches
-nothing), the login does not go back to the browser for another code, and a second
-callback with the same ``state`` is not waited for (it gets a page saying this login
-already had its answer). Whatever the exchange retries itself (a re-read client secret)
-happens while the tab waits. A URL pasted on the terminal has no tab waiting: its
-outcome is shown on the terminal only.
+success page naming its ``email`` and the audience; a :class:`FlyteIapError` is a
+failure page with the first line of its message and the command to run again. A failed
+exchange fails the login: the error is raised as is (the command reports it on the
+terminal, and caches nothing), the login does not go back to the browser for another
+code, and a second callback with the same ``state`` is not waited for (it gets a page
+saying this login already had its answer). Whatever the exchange retries itself (a
+re-read client secret) happens while the tab waits. A URL pasted on the terminal has no
+tab waiting: its outcome is shown on the terminal only.
 """
 
 from __future__ import annotations
@@ -42,6 +42,9 @@ class LoginSettings:
 
     auth_uri: str
     client_id: str
+    #: The audience of the token the login is for (the IAP OAuth client), shown on the
+    #: success page; empty: not shown.
+    audience: str = ""
     port: int = 0  # 0: any free port
     no_browser: bool = False
     timeout: float = 300.0
@@ -91,7 +94,13 @@ def authorize(
     brought; return the exchange's result, or raise its error (see the module docstring).
     """
     verifier, state, nonce = new_verifier(), random_token(), random_token()
-    with LoopbackServer(state=state, port=settings.port, hold=settings.exchange_wait) as server:
+    with LoopbackServer(
+        state=state,
+        port=settings.port,
+        hold=settings.exchange_wait,
+        audience=settings.audience,
+        retry_command=settings.retry_command,
+    ) as server:
         url = _auth_url(settings, server.redirect_uri, state, nonce, verifier)
         opened = not settings.no_browser and ui.open_browser(url)
         if not opened and not settings.no_browser and not ui.terminal.has_person():
@@ -113,23 +122,22 @@ def authorize(
         console.debug(f"waiting up to {settings.timeout:.0f} s on {server.redirect_uri}")
         code = server.wait(settings.timeout)
         grant = Authorization(code, verifier, server.redirect_uri, nonce)
-        return _exchange_and_report(server, grant, exchange, settings.retry_command)
+        return _exchange_and_report(server, grant, exchange)
 
 
 def _exchange_and_report(
     server: LoopbackServer,
     grant: Authorization,
     exchange: Callable[[Authorization], T],
-    retry_command: str,
 ) -> T:
     """Run the exchange while the tab waits, then tell the tab how it went."""
     try:
         result = exchange(grant)
     except FlyteIapError as exc:
-        server.report_failure(_one_line(exc), retry_command)
+        server.report_failure(_one_line(exc))
         raise
     except BaseException:  # interrupted, or a bug: the terminal says more
-        server.report_failure("the login stopped unexpectedly (see the terminal)", retry_command)
+        server.report_failure("the login stopped unexpectedly (see the terminal)")
         raise
     server.report_success(shown(result.email))
     return result

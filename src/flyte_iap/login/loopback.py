@@ -9,13 +9,13 @@ A callback with a code is answered only once the login knows what the code was w
 the browser's request is held while the code is exchanged, then gets the page the
 login reports (:meth:`LoopbackServer.report_success`, :meth:`~LoopbackServer.report_failure`),
 so a tab never says "Login succeeded" for a code Google refused. The hold is bounded
-(``hold`` seconds); past it the tab is told to look at the terminal instead.
+(``hold`` seconds); past it the tab is told to look at the terminal instead. The pages
+themselves are :mod:`flyte_iap.login.pages`.
 """
 
 from __future__ import annotations
 
 import errno
-import html
 import http.server
 import os
 import secrets
@@ -26,6 +26,7 @@ from types import TracebackType
 from typing import Any
 
 from flyte_iap.errors import LoginError, UsageError, shown
+from flyte_iap.login import pages
 
 _HOST = "127.0.0.1"
 _PATH = "/"
@@ -38,18 +39,6 @@ _SEND_WAIT = 5.0
 #: How long a tab is held for the outcome when the login does not say.
 DEFAULT_HOLD = 60.0
 
-_SUCCESS = "Login succeeded. You can close this tab and return to the terminal."
-_FOREIGN = "This login link does not belong to the running login; it was ignored."
-_ANSWERED = (
-    "This login has already received an answer from the browser; this one was ignored. "
-    "Return to the terminal to see how the login ended."
-)
-_STILL_RUNNING = (
-    "The login is taking longer than expected to finish; return to the terminal to see "
-    "whether it succeeded."
-)
-_ENDED = "The login ended before this answer could be used; return to the terminal."
-
 
 @dataclass(frozen=True)
 class _Verdict:
@@ -59,6 +48,14 @@ class _Verdict:
     error: LoginError | None = None
     rejected: str = ""  # why a pasted URL is refused, for the person at the prompt
     page: str = ""  # the same, for the browser tab
+    # The browser's own error, as it came (made safe when shown): for the tab.
+    browser_error: str = ""
+
+
+def _error_text(params: dict[str, str]) -> str:
+    """``error: error_description`` of the browser's ``error`` redirect, as it came."""
+    description = params.get("error_description", "")
+    return f"{params['error']}: {description}" if description else params["error"]
 
 
 def _denial(params: dict[str, str]) -> LoginError:
@@ -71,19 +68,9 @@ def _denial(params: dict[str, str]) -> LoginError:
             "run the command again and choose Allow"
         )
     else:
-        description = params.get("error_description", "")
-        detail = shown(f"{error}: {description}" if description else error)
+        detail = shown(_error_text(params))
         message = f"the login failed in the browser ({detail}); run the command again"
     return LoginError(message, error=error)
-
-
-def _page(title: str, *paragraphs: str) -> bytes:
-    body = "".join(f"<p>{html.escape(text)}</p>" for text in paragraphs)
-    return (
-        '<!doctype html><html><head><meta charset="utf-8">'
-        f"<title>flyte-iap: {html.escape(title)}</title></head>"
-        f"<body><h1>flyte-iap</h1>{body}</body></html>"
-    ).encode()
 
 
 class LoopbackServer:
@@ -93,12 +80,23 @@ class LoopbackServer:
     :meth:`close`, so a redirect arriving before :meth:`wait` is called is not lost. Only
     the first valid result (a code, or an ``error`` with the right ``state``) counts. The
     tab that brought a code waits up to ``hold`` seconds for the login to report how the
-    code's exchange went.
+    code's exchange went. ``audience`` (the token's, named on the success page) and
+    ``retry_command`` (on every page that ends the login badly) are for the pages only.
     """
 
-    def __init__(self, *, state: str, port: int = 0, hold: float = DEFAULT_HOLD) -> None:
+    def __init__(
+        self,
+        *,
+        state: str,
+        port: int = 0,
+        hold: float = DEFAULT_HOLD,
+        audience: str = "",
+        retry_command: str = "flyte-iap login",
+    ) -> None:
         self._state = state
         self._hold = hold
+        self.audience = audience
+        self.retry_command = retry_command
         self._done = threading.Event()
         self._lock = threading.Lock()
         self._verdict = _Verdict()
@@ -132,20 +130,14 @@ class LoopbackServer:
         return self._verdict.code
 
     def report_success(self, account: str) -> None:
-        """Show the waiting tab that the login succeeded as ``account`` (text the caller
-        made safe). Nothing to do when the code was pasted: no tab is waiting."""
-        self._report(_page("Login succeeded", _SUCCESS, f"Logged in as {account}."))
+        """Show the waiting tab that the login succeeded as ``account``, for the audience.
+        Nothing to do when the code was pasted: no tab is waiting."""
+        self._report(pages.success(account, self.audience))
 
-    def report_failure(self, reason: str, retry_command: str) -> None:
+    def report_failure(self, reason: str) -> None:
         """Show the waiting tab that the login failed: ``reason`` in one line (no secret),
         and the command to run again."""
-        self._report(
-            _page(
-                "Login failed",
-                f"Login failed: {reason}",
-                f"Nothing was saved. To try again, run in a terminal: {retry_command}",
-            )
-        )
+        self._report(pages.failure(reason, self.retry_command))
 
     def submit_pasted_url(self, text: str) -> str | None:
         """Take the URL the browser was redirected to, pasted by the person.
@@ -169,7 +161,7 @@ class LoopbackServer:
     def close(self) -> None:
         """Answer a tab still held (the login ended without a report), stop serving and
         close the socket; idempotent."""
-        self._report(_page("Login ended", _ENDED))
+        self._report(pages.notice("Login ended", pages.ENDED))
         if self._thread.is_alive():
             self._httpd.shutdown()
             self._thread.join(timeout=5)
@@ -201,7 +193,7 @@ class LoopbackServer:
     def _outcome_page(self) -> bytes:
         """The page for the tab that brought the code, once the login reported it."""
         if not self._reported.wait(self._hold):
-            return _page("Login still running", _STILL_RUNNING)
+            return pages.notice("Login still running", pages.STILL_RUNNING)
         return self._outcome
 
     # --- used by the request handler -----------------------------------------------------
@@ -212,15 +204,15 @@ class LoopbackServer:
             return _Verdict(
                 rejected="this login link does not belong to the running login (its state "
                 "does not match): use the URL of the login this command started",
-                page=_FOREIGN,
+                page=pages.FOREIGN,
             )
         if params.get("error"):
-            return _Verdict(error=_denial(params))
+            return _Verdict(error=_denial(params), browser_error=_error_text(params))
         if not params.get("code"):
             return _Verdict(
                 rejected="the URL has no code: paste the address the browser shows after "
                 "you chose Allow",
-                page="This link carries no authorization code.",
+                page=pages.NO_CODE,
             )
         return _Verdict(code=params["code"])
 
@@ -276,24 +268,27 @@ class _CallbackHandler(http.server.BaseHTTPRequestHandler):
         receiver = self.server.receiver
         verdict = receiver._judge(target.query)
         if verdict.rejected:
-            self._send(400, _page("Wrong login link", verdict.page))
+            self._send(400, pages.wrong_link(verdict.page, receiver.retry_command))
         elif receiver._done.is_set():
-            self._send(409, _page("Already answered", _ANSWERED))
+            self._send(409, pages.notice("Already answered", pages.ANSWERED))
         elif verdict.error is not None:
             self._deny(verdict, verdict.error)
         else:
             self._hold_for_outcome(verdict)
 
     def _deny(self, verdict: _Verdict, error: LoginError) -> None:
-        text = f"The login was not completed ({shown(error.error)}). Return to the terminal."
-        self._send(200, _page("Login denied", text))
+        retry = self.server.receiver.retry_command
+        if error.error == "access_denied":
+            self._send(200, pages.denied(retry))
+        else:
+            self._send(200, pages.browser_error(verdict.browser_error, retry))
         # Answer first, then release the waiting login: it may close the server and exit.
         self.server.receiver._deliver(verdict)
 
     def _hold_for_outcome(self, verdict: _Verdict) -> None:
         receiver = self.server.receiver
         if not receiver._deliver(verdict, tab_held=True):
-            self._send(409, _page("Already answered", _ANSWERED))
+            self._send(409, pages.notice("Already answered", pages.ANSWERED))
             return
         try:
             self._send(200, receiver._outcome_page())
@@ -301,17 +296,16 @@ class _CallbackHandler(http.server.BaseHTTPRequestHandler):
             receiver._sent.set()
 
     def _not_found(self) -> None:
-        self._send(404, _page("Not found", "Nothing here."))
+        self._send(404, pages.notice("Not found", pages.NOT_FOUND, tone="info"))
 
     do_HEAD = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _not_found
 
     def _send(self, status: int, body: bytes) -> None:
         self.send_response(status)
-        self.send_header("Content-Type", "text/html; charset=utf-8")
+        # no-store and no-referrer among them: the page URL carries the code.
+        for name, value in pages.HEADERS:
+            self.send_header(name, value)
         self.send_header("Content-Length", str(len(body)))
-        self.send_header("Cache-Control", "no-store")
-        # The page URL carries the code: never pass it on to anyone.
-        self.send_header("Referrer-Policy", "no-referrer")
         self.send_header("Connection", "close")
         self.end_headers()
         if self.command != "HEAD":

@@ -148,6 +148,7 @@ class _Renewal:
         settings = LoginSettings(
             auth_uri=self.endpoints.auth_uri,
             client_id=request.desktop_client_id,
+            audience=request.audience,
             port=request.port,
             no_browser=request.no_browser,
             timeout=request.login_timeout,
