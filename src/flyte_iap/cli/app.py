@@ -29,6 +29,7 @@ COMMANDS = {
     "configure": ("configure", "configure"),
     "decode": ("decode", "decode"),
     "doctor": ("doctor", "doctor"),
+    "proxy": ("proxy", "proxy"),
 }
 
 

@@ -1,0 +1,173 @@
+"""One request through the proxy: the token added, the upstream asked, the answer relayed.
+
+Bodies stream both ways. A request body of known length up to ``REPLAY_LIMIT`` is
+read first so that it can be sent again after an IAP-generated 401 with a new
+token; a bigger or chunked one streams, and its 401 passes on. The one answer
+held whole is a successful ``SelectCluster`` (small, capped), whose
+``cluster_endpoint`` is rewritten so that Flyte 2 keeps calling through the proxy.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+
+import aiohttp
+from aiohttp import web
+from multidict import CIMultiDict, CIMultiDictProxy
+from yarl import URL
+
+from flyte_iap.console import Console
+from flyte_iap.errors import FlyteIapError, shown
+from flyte_iap.tokens.proxy.cluster import (
+    MAX_BODY,
+    SELECT_CLUSTER_PATH,
+    NotRewritable,
+    rewrite_select_cluster,
+)
+from flyte_iap.tokens.proxy.tokens import LoginNeeded, TokenProvider
+
+REPLAY_LIMIT = 1 << 20
+IAP_HEADER = "x-goog-iap-generated-response"
+#: What Flyte 2 is told to use for its cluster calls: its own endpoint (the proxy).
+CLUSTER_ENDPOINT = ""
+# RFC 9110 7.6.1; ``host`` is the upstream's, ``proxy-authorization`` is the proxy's own.
+_HOP_BY_HOP = frozenset(
+    {
+        "connection", "keep-alive", "proxy-connection", "proxy-authenticate",
+        "proxy-authorization", "te", "trailer", "transfer-encoding", "upgrade", "host",
+        "expect",
+    }
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Upstream:
+    """Where requests go (``base``: scheme, host and path prefix, no trailing slash)."""
+
+    base: str
+    session: aiohttp.ClientSession
+    tokens: TokenProvider
+    console: Console
+
+
+def _kept(headers: CIMultiDictProxy[str]) -> CIMultiDict[str]:
+    named = {
+        part.strip().lower()
+        for value in headers.getall("connection", [])
+        for part in value.split(",")
+    }
+    return CIMultiDict(
+        (k, v)
+        for k, v in headers.items()
+        if k.lower() not in _HOP_BY_HOP and k.lower() not in named
+    )
+
+
+async def forward(request: web.BaseRequest, up: Upstream) -> web.StreamResponse:
+    """Answer ``request`` (already past the guard) from the upstream."""
+    try:
+        token = await up.tokens.get()
+    except LoginNeeded as exc:
+        return plain(401, f"flyte-iap proxy: {exc}")
+    except FlyteIapError as exc:
+        return plain(503, f"flyte-iap proxy: could not get a token: {exc}")
+    if request.headers.get("expect", "").lower() == "100-continue":
+        await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+    headers = _kept(request.headers)
+    length = request.content_length
+    chunked = "chunked" in request.headers.get("transfer-encoding", "").lower()
+    # aiohttp's read() refuses a body of client_max_size (1 MiB) or more: hence "<".
+    replayable = not chunked and (length or 0) < REPLAY_LIMIT
+    body: object = request.content
+    if replayable:
+        body = await request.read() if length else None
+    url = URL(up.base + request.raw_path, encoded=True)
+    try:
+        resp = await _send(up, request.method, url, headers, body, token)
+        if resp.status == 401 and IAP_HEADER in resp.headers and replayable:
+            fresh = await up.tokens.renew(token)
+            if fresh is not None:
+                resp.release()
+                resp = await _send(up, request.method, url, headers, body, fresh)
+    except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+        reason = shown(str(exc)) or type(exc).__name__
+        up.console.debug(f"{request.method} {shown(request.path)}: upstream failed: {reason}")
+        return plain(502, f"flyte-iap proxy: cannot reach the upstream {up.base}: {reason}")
+    except LoginNeeded as exc:
+        return plain(401, f"flyte-iap proxy: {exc}")
+    except FlyteIapError as exc:
+        return plain(503, f"flyte-iap proxy: could not get a token: {exc}")
+    up.console.debug(f"{request.method} {shown(request.path)} -> {resp.status}")
+    return await _relay(request, resp)
+
+
+async def _send(
+    up: Upstream,
+    method: str,
+    url: URL,
+    headers: CIMultiDict[str],
+    body: object,
+    token: str,
+) -> aiohttp.ClientResponse:
+    sent = CIMultiDict(headers)
+    sent["proxy-authorization"] = f"Bearer {token}"
+    return await up.session.request(
+        method,
+        url,
+        headers=sent,
+        data=body,
+        allow_redirects=False,
+        skip_auto_headers=("user-agent",),
+    )
+
+
+async def _relay(request: web.BaseRequest, resp: aiohttp.ClientResponse) -> web.StreamResponse:
+    """Send the upstream's answer back as it comes; a broken stream cuts the client."""
+    out: web.StreamResponse | None = None
+    try:
+        headers = _kept(resp.headers)
+        if resp.status == 200 and request.path == SELECT_CLUSTER_PATH:
+            return await _select_cluster(resp, headers)
+        out = web.StreamResponse(status=resp.status, reason=_reason(resp), headers=headers)
+        await out.prepare(request)
+        async for chunk in resp.content.iter_any():
+            await out.write(chunk)
+        await out.write_eof()
+        return out
+    except (TimeoutError, aiohttp.ClientError, OSError):
+        if out is None:
+            return plain(502, "flyte-iap proxy: the upstream broke off its answer")
+        if request.transport is not None:
+            request.transport.close()  # the client sees a cut, never a truncated success
+        return out
+    finally:
+        resp.release()
+
+
+async def _select_cluster(resp: aiohttp.ClientResponse, headers: CIMultiDict[str]) -> web.Response:
+    body = b""
+    while len(body) <= MAX_BODY and (chunk := await resp.content.readany()):
+        body += chunk
+    if len(body) > MAX_BODY:
+        return plain(502, "flyte-iap proxy: the upstream's SelectCluster answer is too big")
+    with contextlib.suppress(NotRewritable):  # not one to rewrite: passed on as it came
+        body = rewrite_select_cluster(
+            body,
+            content_type=resp.headers.get("content-type", ""),
+            content_encoding=resp.headers.get("content-encoding"),
+            endpoint=CLUSTER_ENDPOINT,
+            connect_encoding=resp.headers.get("connect-content-encoding"),
+        )
+    headers.popall("content-length", None)
+    return web.Response(status=200, body=body, headers=headers)
+
+
+def _reason(resp: aiohttp.ClientResponse) -> str | None:
+    reason = resp.reason or ""
+    return reason if reason.isprintable() and len(reason) < 100 else None
+
+
+def plain(status: int, message: str) -> web.Response:
+    """The proxy's own answer: one line of text."""
+    return web.Response(status=status, text=message + "\n", content_type="text/plain")

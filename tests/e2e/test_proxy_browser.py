@@ -1,0 +1,106 @@
+"""A web page in the person's browser cannot use ``flyte-iap proxy``: headless chromium
+opens a page from another local origin that fetch()es the proxy, loads an image from it
+and posts a form to it, then navigates to it; every request is refused (403) and the
+IAP gate sees none of them."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from flyte_iap.emulator import Emulator
+
+from ..browsers import chromium_missing
+from ..helpers import AUD, SA, Cli
+from ..unit.test_proxy import Upstream
+from .test_proxy_command import start_proxy
+
+pytestmark = pytest.mark.skipif(chromium_missing() is not None, reason=str(chromium_missing()))
+
+ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]  # fmt: skip
+
+PAGE = """<!doctype html><title>a web page</title>
+<img id="img" src="{proxy}/api/v1/projects.png">
+<form id="f" method="post" action="{proxy}/api/v1/projects" target="sink">
+<input name="name" value="x"></form><iframe name="sink"></iframe>
+<script>
+fetch("{proxy}/api/v1/projects", {{method: "POST", body: "{{}}", mode: "no-cors"}})
+  .then(r => document.title = "fetched " + r.type, e => document.title = "fetch failed");
+document.getElementById("f").submit();
+</script>"""
+
+
+@pytest.fixture
+def upstream() -> Iterator[Upstream]:
+    server = Upstream()
+    yield server
+    server.stop()
+
+
+def _page_server(html: str) -> ThreadingHTTPServer:
+    class Page(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = html.encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Page)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def test_a_web_page_cannot_use_the_proxy(
+    cli: Cli, emulator: Emulator, upstream: Upstream, home: Path
+) -> None:
+    from playwright.sync_api import sync_playwright
+
+    key = emulator.write_service_account_key(home / "key.json")
+    gate = emulator.start_gate(upstream.url)
+    proc, port = start_proxy(
+        cli, "--upstream", gate, SA, "--webapp_client_id", AUD, "--service_account_key", str(key)
+    )
+    proxy = f"http://localhost:{port}"
+    page_server = _page_server(PAGE.format(proxy=proxy))
+    statuses: list[tuple[str, int]] = []
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
+            try:
+                page = browser.new_page()
+                page.on(
+                    "response",
+                    lambda r: (
+                        statuses.append((r.url, r.status)) if r.url.startswith(proxy) else None
+                    ),
+                )
+                page.goto(f"http://127.0.0.1:{page_server.server_port}/", wait_until="load")
+                deadline = time.monotonic() + 10
+                while len({u for u, _ in statuses}) < 2 and time.monotonic() < deadline:
+                    page.wait_for_timeout(100)
+                page.goto(f"{proxy}/api/v1/projects")  # a navigation, and its favicon
+                page.wait_for_timeout(500)
+            finally:
+                browser.close()
+    finally:
+        page_server.shutdown()
+        proc.terminate()
+        proc.wait(15)
+    assert statuses, "chromium never reached the proxy"
+    assert {s for _, s in statuses} == {403}, statuses
+    assert {u for u, _ in statuses} >= {f"{proxy}/api/v1/projects", f"{proxy}/api/v1/projects.png"}
+    assert emulator.gate_log == [] and upstream.seen == []

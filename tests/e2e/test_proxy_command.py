@@ -1,0 +1,153 @@
+"""The installed ``flyte-iap proxy`` as a subprocess: it announces its address, keeps
+tokens out of its output even with -v, finishes a request in flight on SIGTERM and
+exits 0, and without aiohttp says what to install."""
+
+from __future__ import annotations
+
+import re
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+import requests
+
+from flyte_iap.emulator import Emulator
+
+from ..helpers import AUD, SA, Cli, flyte_iap_command
+from ..unit.test_proxy import PAUSE, Upstream
+
+
+@pytest.fixture
+def upstream() -> Iterator[Upstream]:
+    server = Upstream()
+    yield server
+    server.stop()
+
+
+def start_proxy(
+    cli: Cli, *args: str, env: dict[str, str] | None = None
+) -> tuple[subprocess.Popen[str], int]:
+    proc = subprocess.Popen(
+        [*flyte_iap_command(), "proxy", *args],
+        env={**cli.env, **(env or {})},
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    timer = threading.Timer(60, proc.kill)  # never outlives a hung test
+    timer.daemon = True
+    timer.start()
+    assert proc.stderr is not None
+    for line in proc.stderr:
+        found = re.search(r"listening on http://localhost:(\d+)", line)
+        if found:
+            return proc, int(found.group(1))
+    raise AssertionError(f"the proxy never listened (exit {proc.wait(10)})")
+
+
+def test_sigterm_lets_the_request_in_flight_finish_and_no_token_is_shown(
+    cli: Cli, emulator: Emulator, upstream: Upstream, home: Path
+) -> None:
+    key = emulator.write_service_account_key(home / "key.json")
+    gate = emulator.start_gate(upstream.url)
+    proc, port = start_proxy(
+        cli,
+        "-v",
+        "--upstream",
+        gate,
+        SA,
+        "--webapp_client_id",
+        AUD,
+        "--service_account_key",
+        str(key),
+    )
+    url = f"http://localhost:{port}"
+    assert requests.get(f"{url}/fast", timeout=10).status_code == 200
+    with ThreadPoolExecutor(1) as pool:
+        slow = pool.submit(requests.get, f"{url}/slow", timeout=10)
+        time.sleep(PAUSE / 3)  # the request is in flight: the upstream is sleeping
+        proc.send_signal(signal.SIGTERM)
+        assert slow.result().status_code == 200
+    assert proc.wait(15) == 0
+    out, err = proc.communicate(timeout=10)
+    assert out == ""
+    tokens = [
+        s["headers"]["authorization"] for s in upstream.seen if "authorization" in s["headers"]
+    ]
+    sent = emulator.gate_log
+    assert [r.verdict for r in sent] == ["allowed", "allowed"]
+    assert "eyJ" not in err  # no JWT, not even a piece of one, even with -v
+    assert "GET /slow -> 200" in err and "stopping" in err
+    assert not tokens or all(t.split()[-1] not in err for t in tokens)
+    with pytest.raises(requests.ConnectionError):
+        requests.get(f"{url}/after", timeout=5)
+
+
+def test_without_aiohttp_it_says_what_to_install(cli: Cli, tmp_path: Path) -> None:
+    shim = tmp_path / "shim" / "aiohttp"
+    shim.mkdir(parents=True)
+    (shim / "__init__.py").write_text("raise ImportError('aiohttp is not installed here')\n")
+    result = cli(
+        "proxy", "--upstream", "https://f.example.com", SA, "--webapp_client_id", AUD,
+        PYTHONPATH=str(tmp_path / "shim"),
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert (
+        result.stderr
+        == "flyte-iap: flyte-iap proxy needs aiohttp: pip install 'flyte-iap[proxy]'\n"
+    )
+
+
+def _plant_login(emu: Emulator, cache_dir: Path, refresh_token: str, lifetime: int) -> None:
+    """A person's cached login, as `flyte-iap login` leaves it, whose ID token expires soon."""
+    from flyte_iap.cache.entry import UserEntry
+    from flyte_iap.cache.store import TokenCache
+
+    c, now = emu.config, int(time.time())
+    entry = UserEntry(
+        desktop_client_id=c.desktop_client_id,
+        audience=c.webapp_client_id,
+        email=c.user_email,
+        id_token=emu.mint_id_token(iat=now, exp=now + lifetime),
+        expiry=now + lifetime,
+        fetched_at=now,
+        refresh_token=refresh_token,
+        client_secret=c.desktop_client_secret,
+    )
+    assert TokenCache(str(cache_dir)).store(entry)
+
+
+def test_a_revoked_login_is_answered_401_saying_to_log_in(
+    cli: Cli, emulator: Emulator, upstream: Upstream
+) -> None:
+    from ..helpers import USER, user_args
+
+    refresh_token = emulator.add_refresh_token()
+    _plant_login(emulator, cli.cache_dir, refresh_token, lifetime=3)
+    gate = emulator.start_gate(upstream.url)
+    args = [*user_args(emulator), "--refresh_margin", "1"]
+    proc, port = start_proxy(cli, "--upstream", gate, USER, *args)  # no login: it is cached
+    url = f"http://localhost:{port}"
+    try:
+        assert requests.get(f"{url}/a", timeout=10).status_code == 200
+        requests.post(emulator.revoke_uri, data={"token": refresh_token}, timeout=10)
+        time.sleep(2.2)  # the cached ID token is now within the margin
+        answers = [requests.get(f"{url}/b", timeout=10) for _ in range(2)]
+        assert [a.status_code for a in answers] == [401, 401]
+        assert "flyte-iap login --desktop_client_id" in answers[0].text
+        # the person logs in again in a terminal: the proxy picks it up, no restart
+        _plant_login(emulator, cli.cache_dir, emulator.add_refresh_token(), lifetime=3600)
+        assert requests.get(f"{url}/c", timeout=10).status_code == 200
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(15) == 0
+    _, err = proc.communicate(timeout=10)
+    assert err.count("run `flyte-iap login --desktop_client_id") == 1, err
+    assert "eyJ" not in err
