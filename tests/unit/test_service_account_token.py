@@ -211,3 +211,13 @@ def test_an_id_token_that_is_not_a_jwt_is_refused(
         key.write_text(json.dumps(info))
         with pytest.raises(ProtocolError, match="not a JWT"):
             get(seams, str(key))
+
+
+def test_the_lock_wait_covers_the_holders_whole_network_budget() -> None:
+    """A holder may spend its whole budget on the network (FLYTE_IAP_HTTP_TIMEOUT=30:
+    3 x 30 + 10 s): waiters wait that long and more, never less than a minute."""
+    from flyte_iap.tokens.service_account import LOCK_WAIT, lock_wait
+
+    assert lock_wait(HttpClient().budget) == LOCK_WAIT  # the default 40 s budget
+    assert lock_wait(HttpClient(timeout=30).budget) == 100 + 20
+    assert lock_wait(None) == LOCK_WAIT

@@ -157,7 +157,7 @@ def token_source(
 def _user_fetcher(
     values: _Values, run: Wiring
 ) -> tuple[Callable[[], Token], Callable[[bool], Token]]:
-    from flyte_iap.cli.user import _login_command
+    from flyte_iap.cli.user import login_command_for
     from flyte_iap.login.flow import LoginUi
     from flyte_iap.login.terminal import Terminal
     from flyte_iap.tokens.proxy.tokens import LoginNeeded, Token
@@ -172,7 +172,7 @@ def _user_fetcher(
         _text(values, "project"),
     )
     secret = _text(values, "desktop_client_secret")
-    login_command = _login_command(desktop, audience, secret_name, project, secret)
+    login_command = login_command_for(desktop, audience, secret_name, project, secret)
     request = UserRequest(
         desktop_client_id=desktop,
         audience=audience,

@@ -52,7 +52,7 @@ def _user_command(name: str, *, force_login: bool, summary: str) -> click.Comman
             login_timeout=timeout,
             refresh_margin=refresh_margin,
             force_login=force_login,
-            login_command=_login_command(
+            login_command=login_command_for(
                 desktop_client_id,
                 webapp_client_id,
                 desktop_client_secret_gcp_secret_name,
@@ -75,7 +75,7 @@ def _user_command(name: str, *, force_login: bool, summary: str) -> click.Comman
     return command
 
 
-def _login_command(
+def login_command_for(
     desktop_client_id: str,
     audience: str,
     secret_name: str | None,

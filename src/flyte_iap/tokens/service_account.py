@@ -27,9 +27,16 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from flyte_iap.tokens.fresh import Fetch
 
-# Longest a process waits for another one fetching the same token: three
-# tries with their timeouts and backoff, with room to spare.
+# Longest a process waits for another one fetching the same token: at least this,
+# and always the network budget of the holder (all its tries and backoff) plus slack,
+# so a raised FLYTE_IAP_HTTP_TIMEOUT does not make waiters give up early.
 LOCK_WAIT = 60.0
+LOCK_SLACK = 20.0
+
+
+def lock_wait(budget: float | None) -> float:
+    """How long to wait for the lock, given the HTTP client's ``budget`` (seconds)."""
+    return max(LOCK_WAIT, (budget or 0.0) + LOCK_SLACK)
 
 
 @dataclass(frozen=True)
@@ -57,7 +64,7 @@ def get_service_account_token(request: ServiceAccountRequest, services: Services
         ),
         margin=request.refresh_margin,
         clock=services.clock,
-        wait=LOCK_WAIT,
+        wait=lock_wait(services.http.budget),
         plan=lambda: _plan(request, services),
         debug=services.console.debug,
     )
