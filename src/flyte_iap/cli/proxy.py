@@ -157,39 +157,26 @@ def token_source(
 def _user_fetcher(
     values: _Values, run: Wiring
 ) -> tuple[Callable[[], Token], Callable[[bool], Token]]:
-    from flyte_iap.cli.user import login_command_for
+    from flyte_iap.cli.user import user_request
     from flyte_iap.login.flow import LoginUi
     from flyte_iap.login.terminal import Terminal
     from flyte_iap.tokens.proxy.tokens import LoginNeeded, Token
-    from flyte_iap.tokens.user import UserRequest, get_user_token
+    from flyte_iap.tokens.user import get_user_token
 
     cache = str(values.get("cache", "file"))
-    if cache not in ("file", "keyring"):
-        raise UsageError(f"--cache is {shown(cache)!r}: use 'file' or 'keyring'")
-    desktop, audience = str(values["desktop_client_id"]), str(values["webapp_client_id"])
-    secret_name, project = (
-        _text(values, "desktop_client_secret_gcp_secret_name"),
-        _text(values, "project"),
-    )
-    secret = _text(values, "desktop_client_secret")
-    login_command = login_command_for(desktop, audience, secret_name, project, secret)
-    request = UserRequest(
-        desktop_client_id=desktop,
-        audience=audience,
-        secret_name=secret_name,
-        project=project,
-        client_secret=secret,
+    request = user_request(
+        run,
+        desktop_client_id=str(values["desktop_client_id"]),
+        audience=str(values["webapp_client_id"]),
+        secret_name=_text(values, "desktop_client_secret_gcp_secret_name"),
+        project=_text(values, "project"),
+        client_secret=_text(values, "desktop_client_secret"),
         no_browser=bool(values.get("no_browser", False)),
         port=int(values.get("port", 0)),
-        login_timeout=float(values["timeout"]),
+        timeout=float(values["timeout"]),
+        cache=cache,
         refresh_margin=float(values["refresh_margin"]),
-        login_command=login_command,
     )
-    if secret:
-        run.console.warn(
-            "warning: --desktop_client_secret can be read by every user of this machine "
-            "(ps, /proc); set FLYTE_IAP_DESKTOP_CLIENT_SECRET instead, or use Secret Manager"
-        )
     store = run.user_store(cache)
     # Later renewals: nobody to show a URL to and no browser, so a login that needs the
     # browser fails at once instead of opening one from the proxy.
@@ -206,7 +193,7 @@ def _user_fetcher(
             entry = get_user_token(asked, run.services, store, silent_ui)
         except LoginError:
             raise LoginNeeded(
-                f"the login is no longer valid (revoked or expired): run `{login_command}` "
+                f"the login is no longer valid (revoked or expired): run `{request.login_command}` "
                 "in a terminal; until then the proxy answers 401"
             ) from None
         return Token(entry.id_token, entry.expiry)

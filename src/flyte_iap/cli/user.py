@@ -17,6 +17,7 @@ from flyte_iap.cli.options import (
     WEBAPP_CLIENT_ID,
 )
 from flyte_iap.cli.params import click_options, wiring
+from flyte_iap.cli.wiring import Wiring
 from flyte_iap.errors import UsageError, shown
 from flyte_iap.tokens.user import UserRequest, get_user_token
 
@@ -39,9 +40,8 @@ def _user_command(name: str, *, force_login: bool, summary: str) -> click.Comman
         refresh_margin: float,
     ) -> None:
         run = wiring()
-        if cache not in ("file", "keyring"):
-            raise UsageError(f"--cache is {cache!r}: use 'file' or 'keyring'")
-        request = UserRequest(
+        request = user_request(
+            run,
             desktop_client_id=desktop_client_id,
             audience=webapp_client_id,
             secret_name=desktop_client_secret_gcp_secret_name,
@@ -49,22 +49,11 @@ def _user_command(name: str, *, force_login: bool, summary: str) -> click.Comman
             client_secret=desktop_client_secret,
             no_browser=no_browser,
             port=port or 0,
-            login_timeout=timeout,
+            timeout=timeout,
+            cache=cache,
             refresh_margin=refresh_margin,
             force_login=force_login,
-            login_command=login_command_for(
-                desktop_client_id,
-                webapp_client_id,
-                desktop_client_secret_gcp_secret_name,
-                project,
-                desktop_client_secret,
-            ),
         )
-        if desktop_client_secret:
-            run.console.warn(
-                "warning: --desktop_client_secret can be read by every user of this machine "
-                "(ps, /proc); set FLYTE_IAP_DESKTOP_CLIENT_SECRET instead, or use Secret Manager"
-            )
         entry = get_user_token(request, run.services, run.user_store(cache), run.login_ui())
         if not force_login:
             click.echo(entry.id_token)
@@ -73,6 +62,47 @@ def _user_command(name: str, *, force_login: bool, summary: str) -> click.Comman
         click.echo(f"flyte-iap: token cached; it expires in {left:.0f} min", err=True)
 
     return command
+
+
+def user_request(
+    run: Wiring,
+    *,
+    desktop_client_id: str,
+    audience: str,
+    secret_name: str | None,
+    project: str | None,
+    client_secret: str | None,
+    no_browser: bool,
+    port: int,
+    timeout: float,
+    cache: str,
+    refresh_margin: float,
+    force_login: bool = False,
+) -> UserRequest:
+    """The request of a person's token from the command line's values (the token commands
+    and ``proxy``): ``--cache`` checked, and a warning for a secret given on it."""
+    if cache not in ("file", "keyring"):
+        raise UsageError(f"--cache is {shown(cache)!r}: use 'file' or 'keyring'")
+    if client_secret:
+        run.console.warn(
+            "warning: --desktop_client_secret can be read by every user of this machine "
+            "(ps, /proc); set FLYTE_IAP_DESKTOP_CLIENT_SECRET instead, or use Secret Manager"
+        )
+    return UserRequest(
+        desktop_client_id=desktop_client_id,
+        audience=audience,
+        secret_name=secret_name,
+        project=project,
+        client_secret=client_secret,
+        no_browser=no_browser,
+        port=port,
+        login_timeout=timeout,
+        refresh_margin=refresh_margin,
+        force_login=force_login,
+        login_command=login_command_for(
+            desktop_client_id, audience, secret_name, project, client_secret
+        ),
+    )
 
 
 def login_command_for(
