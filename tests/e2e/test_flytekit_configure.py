@@ -7,20 +7,17 @@ from __future__ import annotations
 
 import os
 import subprocess
-from collections.abc import Iterator
-from concurrent import futures
 from pathlib import Path
 
-import grpc
 import pytest
 import yaml
-from flyteidl.service import admin_pb2_grpc
 
 from flyte_iap.emulator import Emulator
 
 from ..browsers import chromium_missing
 from ..helpers import USER, Cli, UserCli, flyte_iap_command, sa_args, user_args
-from .test_flytekit import Admin, IapGate, run_flytekit
+from .test_flytekit import IapGate, run_flytekit
+from .test_flytekit import admin  # noqa: F401 - the fixture: GetVersion behind a token check
 
 HAND_WRITTEN = """\
 # our Flyte, behind IAP (a stand-in on this machine)
@@ -30,19 +27,6 @@ admin:
 logger:
   level: 0
 """
-
-
-@pytest.fixture
-def gate(emulator: Emulator) -> Iterator[tuple[int, IapGate]]:
-    """flyteadmin's GetVersion behind a token check, on a free 127.0.0.1 port."""
-    iap = IapGate(emulator.certs_uri)
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=4), interceptors=[iap])
-    admin_pb2_grpc.add_AdminServiceServicer_to_server(Admin(), server)
-    port = server.add_insecure_port("127.0.0.1:0")
-    server.start()
-    yield port, iap
-    server.stop(grace=None)
-
 
 def refused_by_the_gate(result: subprocess.CompletedProcess[str]) -> bool:
     """flytekit failed on the gate's UNAUTHENTICATED: it quotes the gate's words, or (when
@@ -58,9 +42,9 @@ def proxy_command(config: Path) -> list[str]:
 
 
 def test_a_service_account_after_configure_and_refused_before(
-    tmp_path: Path, cli: Cli, emulator: Emulator, gate: tuple[int, IapGate]
+    tmp_path: Path, cli: Cli, emulator: Emulator, admin: tuple[int, IapGate]
 ) -> None:
-    port, iap = gate
+    port, iap = admin
     config = tmp_path / "config.yaml"
     config.write_text(HAND_WRITTEN.format(port=port))
     before = run_flytekit(config, cli.env)  # no proxyCommand: IAP never sees a token
@@ -84,9 +68,9 @@ def test_a_service_account_after_configure_and_refused_before(
 
 @pytest.mark.skipif(chromium_missing() is not None, reason=str(chromium_missing()))
 def test_a_person_logged_in_by_chromium_through_the_configured_command(
-    tmp_path: Path, emulator: Emulator, gate: tuple[int, IapGate]
+    tmp_path: Path, emulator: Emulator, admin: tuple[int, IapGate]
 ) -> None:
-    port, iap = gate
+    port, iap = admin
     home = tmp_path / "home"
     home.mkdir()
     user = UserCli(home, emulator, kind="chromium", action="allow")
