@@ -17,7 +17,6 @@ from flyte_iap.emulator import Emulator
 from ..browsers import chromium_missing
 from ..helpers import USER, Cli, UserCli, flyte_iap_command, sa_args, user_args
 from .test_flytekit import IapGate, run_flytekit
-from .test_flytekit import admin  # noqa: F401 - the fixture: GetVersion behind a token check
 
 HAND_WRITTEN = """\
 # our Flyte, behind IAP (a stand-in on this machine)
@@ -27,6 +26,7 @@ admin:
 logger:
   level: 0
 """
+
 
 def refused_by_the_gate(result: subprocess.CompletedProcess[str]) -> bool:
     """flytekit failed on the gate's UNAUTHENTICATED: it quotes the gate's words, or (when
