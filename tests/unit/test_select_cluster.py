@@ -96,7 +96,7 @@ def test_the_path_is_flyteidl2s() -> None:
 @pytest.mark.parametrize("encoding", [None, "identity", "gzip", " GZip "])
 def test_binary_endpoint_replaced_all_else_kept(endpoint: str, encoding: str | None) -> None:
     body = sample()
-    sent = gzip.compress(body) if encoding and "zip" in encoding.lower() else body
+    sent = gzip.compress(body, mtime=0) if encoding and "zip" in encoding.lower() else body
     out = rewrite(sent, endpoint, content_encoding=encoding)
     raw = gzip.decompress(out) if sent is not body else out
     assert parse(raw).cluster_endpoint == endpoint
@@ -122,7 +122,7 @@ def test_json(proto_names: bool, endpoint: str, encoding: str | None) -> None:
     message = SelectClusterResponse(cluster_endpoint=PUBLIC, cluster="dp-1")
     text = json_format.MessageToJson(message, preserving_proto_field_name=proto_names).encode()
     assert (b"cluster_endpoint" in text) == proto_names
-    sent = gzip.compress(text) if encoding else text
+    sent = gzip.compress(text, mtime=0) if encoding else text
     out = rewrite(sent, endpoint, JSON, content_encoding=encoding)
     back = json_format.Parse(gzip.decompress(out) if encoding else out, SelectClusterResponse())
     assert back == SelectClusterResponse(cluster_endpoint=endpoint, cluster="dp-1")
@@ -142,7 +142,7 @@ def test_envelope_form(codec: str, compressed: bool) -> None:
     data = message.SerializeToString() if codec == "proto" else json_format.MessageToJson(message)
     data = data if isinstance(data, bytes) else data.encode()
     trailer = frame(b'{"metadata":{"x":["1"]}}', flags=0x02)
-    first = frame(gzip.compress(data), 0x01) if compressed else frame(data)
+    first = frame(gzip.compress(data, mtime=0), 0x01) if compressed else frame(data)
     out = rewrite(
         first + trailer,
         PROXY,
@@ -177,7 +177,7 @@ def test_no_endpoint_no_change(body: bytes, content_type: str, encoding: str | N
 def test_idempotent(content_type: str, encoding: str | None) -> None:
     message = SelectClusterResponse(cluster_endpoint=PUBLIC, cluster="dp-1")
     body = message.SerializeToString() if content_type == PROTO else b'{"clusterEndpoint":"x"}'
-    sent = gzip.compress(body) if encoding else body
+    sent = gzip.compress(body, mtime=0) if encoding else body
     for endpoint in (PROXY, ""):
         once = rewrite(sent, endpoint, content_type, content_encoding=encoding)
         assert once != sent
@@ -223,7 +223,7 @@ def padded(size: int) -> bytes:
 
 
 def bomb(size: int) -> bytes:
-    return gzip.compress(padded(size))
+    return gzip.compress(padded(size), mtime=0)
 
 
 def test_a_body_that_inflates_to_the_limit_is_rewritten() -> None:
@@ -259,16 +259,16 @@ def test_a_body_that_inflates_to_the_limit_is_rewritten() -> None:
         (sample(), "application/grpc", {}),
         (bomb(MAX_BODY + 1), PROTO, {"content_encoding": "gzip"}),
         (bomb(100 << 20), PROTO, {"content_encoding": "gzip"}),
-        (gzip.compress(sample())[:-3], PROTO, {"content_encoding": "gzip"}),
-        (gzip.compress(sample()) + b"x", PROTO, {"content_encoding": "gzip"}),
-        (gzip.compress(sample()) * 2, PROTO, {"content_encoding": "gzip"}),
+        (gzip.compress(sample(), mtime=0)[:-3], PROTO, {"content_encoding": "gzip"}),
+        (gzip.compress(sample(), mtime=0) + b"x", PROTO, {"content_encoding": "gzip"}),
+        (gzip.compress(sample(), mtime=0) * 2, PROTO, {"content_encoding": "gzip"}),
         (sample(), PROTO, {"content_encoding": "gzip"}),
         (b"\x00\x00\x00", "application/connect+proto", {}),
         (frame(sample())[:-1], "application/connect+proto", {}),
         (frame(sample(), 0x04), "application/connect+proto", {}),
-        (frame(gzip.compress(sample()), 0x01), "application/connect+proto", {}),
+        (frame(gzip.compress(sample(), mtime=0), 0x01), "application/connect+proto", {}),
         (
-            frame(gzip.compress(sample()), 0x01),
+            frame(gzip.compress(sample(), mtime=0), 0x01),
             "application/connect+proto",
             {"connect_encoding": "zstd"},
         ),
@@ -364,5 +364,5 @@ def test_an_error_answer_is_left_alone() -> None:
 
 
 def test_gzip_output_is_plain_gzip() -> None:
-    out = rewrite(gzip.compress(sample()), PROXY, content_encoding="gzip")
+    out = rewrite(gzip.compress(sample(), mtime=0), PROXY, content_encoding="gzip")
     assert zlib.decompress(out, wbits=31) == gzip.decompress(out)
