@@ -3,6 +3,7 @@ gate, and the gate, in that other process, checks tokens and passes the good one
 
 from __future__ import annotations
 
+import socket
 import subprocess
 from pathlib import Path
 
@@ -81,3 +82,24 @@ def test_an_upstream_the_gate_cannot_use_is_bad_input(tmp_path: Path):
     result = Cli(home, {})("emulator", "--iap-upstream", "https://flyte.example.com")
     assert result.returncode == 2
     assert_clean_failure(result, "--iap-upstream", "'https://flyte.example.com'", "http://")
+
+
+def test_a_port_in_use_is_one_line_naming_the_option(tmp_path: Path):
+    """A busy --port or --iap-gate-port (another emulator left running, say) ends in one
+    line naming the option and the address, not in "unexpected error: OSError"."""
+    home = tmp_path / "home"
+    home.mkdir()
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        busy = Cli(home, {})("emulator", "--port", port, "--exit-after", "0")
+        with StubServer(Reply.json({})) as upstream:
+            gate = Cli(home, {})(
+                "emulator", "--iap-upstream", upstream.url, "--iap-gate-port", port,
+                "--exit-after", "0",
+            )  # fmt: skip
+    for result, option in ((busy, "--port"), (gate, "--iap-gate-port")):
+        assert result.returncode == 1
+        assert_clean_failure(result, f"{option}: cannot listen on 127.0.0.1:{port}", "in use")
+        assert "unexpected" not in result.stderr

@@ -10,7 +10,7 @@ import click
 
 from flyte_iap.cli.options import FLAG, INTEGER, NUMBER, Option
 from flyte_iap.cli.params import click_options
-from flyte_iap.errors import UsageError
+from flyte_iap.errors import FlyteIapError, UsageError
 
 _option = partial(Option, dashed=True)
 EMULATOR_OPTIONS = (
@@ -59,7 +59,7 @@ def emulator(
     """
     import tempfile
 
-    from flyte_iap.emulator import GateConfigError, StateDirError, run_emulator
+    from flyte_iap.emulator import GateConfigError, ListenError, StateDirError, run_emulator
 
     if iap_upstream is not None:
         from flyte_iap.emulator.gate import Upstream
@@ -83,6 +83,8 @@ def emulator(
     except StateDirError as exc:
         where = "--state-dir" if state_dir else "the state directory"
         raise UsageError(f"{where} {exc}") from exc
+    except ListenError as exc:
+        raise FlyteIapError(f"{exc.option}: {exc}") from exc
     if code:
         raise SystemExit(code)
 

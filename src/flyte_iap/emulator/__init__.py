@@ -7,7 +7,7 @@ It issues real RS256-signed tokens that verify against its certs endpoint, so
 from .config import EmulatorConfig
 from .emulator import Emulator
 from .gate import GateConfigError, GateLimits, GateRecord
-from .run import run_emulator
+from .run import ListenError, run_emulator
 from .state import MAX_FAULT_DELAY
 from .statedir import StateDirError
 
@@ -18,6 +18,7 @@ __all__ = [
     "GateConfigError",
     "GateLimits",
     "GateRecord",
+    "ListenError",
     "StateDirError",
     "run_emulator",
 ]

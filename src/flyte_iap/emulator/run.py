@@ -12,6 +12,14 @@ from .gate import Upstream
 from .statedir import StateDirError, prepare_state_dir
 
 
+class ListenError(Exception):
+    """A port the emulator or its gate cannot listen on; ``option`` names the one given."""
+
+    def __init__(self, option: str, port: int, exc: OSError) -> None:
+        super().__init__(f"cannot listen on 127.0.0.1:{port}: {exc.strerror or exc}")
+        self.option = option
+
+
 def run_emulator(
     port: int,
     state_dir: Path,
@@ -31,16 +39,23 @@ def run_emulator(
     directory, or the files cannot be written there. With ``iap_upstream`` it also serves
     the IAP gate in front of that URL (on ``gate_port``; 0: any free port) and exports its
     address as ``FLYTE_IAP_GATE_URL``; ``GateConfigError`` (before anything is printed)
-    for a URL the gate cannot use.
+    for a URL the gate cannot use; :class:`ListenError` for a port that is taken (or not
+    allowed), also before anything is printed.
     """
     if iap_upstream is not None:
         Upstream.parse(iap_upstream)
     state_dir = prepare_state_dir(Path(state_dir).absolute())  # exports work from any cwd
     config = EmulatorConfig(auto_approve=auto_approve)
-    emulator = Emulator(config, port=port, state_dir=state_dir).start()
+    try:
+        emulator = Emulator(config, port=port, state_dir=state_dir).start()
+    except OSError as exc:
+        raise ListenError("--port", port, exc) from exc
     try:
         if iap_upstream is not None:
-            emulator.start_gate(iap_upstream, port=gate_port)
+            try:
+                emulator.start_gate(iap_upstream, port=gate_port)
+            except OSError as exc:
+                raise ListenError("--iap-gate-port", gate_port, exc) from exc
         key_path = _write_files(emulator, state_dir)
         exports = {**emulator.env(), "GOOGLE_APPLICATION_CREDENTIALS": str(key_path)}
         for name, value in exports.items():
