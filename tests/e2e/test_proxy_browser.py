@@ -18,7 +18,7 @@ from flyte_iap.emulator import Emulator
 
 from ..browsers import chromium_missing
 from ..helpers import AUD, SA, Cli
-from ..unit.test_proxy import Upstream
+from ..proxy_upstream import Upstream
 from .test_proxy_command import start_proxy
 
 pytestmark = pytest.mark.skipif(chromium_missing() is not None, reason=str(chromium_missing()))

@@ -19,7 +19,7 @@ import requests
 from flyte_iap.emulator import Emulator
 
 from ..helpers import AUD, SA, Cli, flyte_iap_command
-from ..unit.test_proxy import PAUSE, Upstream
+from ..proxy_upstream import PAUSE, Upstream
 
 
 @pytest.fixture
