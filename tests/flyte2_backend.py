@@ -197,8 +197,10 @@ class _Runs(_Part, RunService):
             details = run_definition_pb2.ActionDetails(
                 id=request.action_id, status=run_definition_pb2.ActionStatus(phase=phase)
             )
-            yield run_service_pb2.WatchActionDetailsResponse(details=details)
+            # noted before the yield: the generator resumes only when the next message is
+            # asked for, which can be after the client has already read this one
             backend.sent.append(phase_pb2.ActionPhase.Name(phase))
+            yield run_service_pb2.WatchActionDetailsResponse(details=details)
 
 
 class Flyte2Backend:
@@ -209,7 +211,7 @@ class Flyte2Backend:
         self.calls: list[Call] = []
         self.selected: list[str] = []  # each cluster_endpoint SelectCluster answered
         self.upload_requests: list[Any] = []
-        self.sent: list[str] = []  # the phases a watch stream has sent, in order
+        self.sent: list[str] = []  # the phases a watch stream has handed over to send, in order
         self.released = threading.Event()
         self._apps: dict[str, Callable[..., Any]] = {}
         for app in (
