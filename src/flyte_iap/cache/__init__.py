@@ -1,5 +1,6 @@
 """The token cache: one JSON file per identity (docs/design.md, "Cache").
 
 Standard library only, and light: the cached-token fast path imports
-``store``, ``entry`` and ``names`` before click or any network module.
+``store``, ``entry``, ``kinds``, ``names`` and ``place`` before click or any network
+module.
 """

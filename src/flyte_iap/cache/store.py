@@ -1,6 +1,6 @@
 """The token cache directory: entries read and written atomically, and their locks.
 
-On the cached-token fast path: only ``os``, ``sys`` and ``json`` at module level
+On the cached-token fast path: only ``os`` and ``json`` at module level
 (no pathlib, dataclasses or typing: each costs milliseconds that a ``pyflyte``
 call pays on every request).
 
@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 
-from flyte_iap.cache.entry import entry_from_record, metadata_alias_name
+from flyte_iap.cache.entry import entry_from_record
+from flyte_iap.cache.names import default_cache_dir as default_cache_dir
+from flyte_iap.cache.names import metadata_alias_name
 from flyte_iap.cache.place import entries_directory, remove_quietly, sweep_stale_temp_files
 from flyte_iap.files import NotTrusted, read_small_file
 
@@ -29,33 +30,6 @@ if TYPE_CHECKING:
     from flyte_iap.cache.lock import FileLock, NoLock
 
 ENTRY_VERSION = 1
-
-
-def default_cache_dir(env: Mapping[str, str]) -> str:
-    """``FLYTE_IAP_CACHE_DIR``, else ``$XDG_CACHE_HOME/flyte-iap``, else ``~/.cache/flyte-iap``.
-
-    On Windows the fallback is ``%LOCALAPPDATA%\\flyte-iap\\cache``. A relative
-    ``FLYTE_IAP_CACHE_DIR`` is a UsageError: the cache would follow the working
-    directory of whoever runs the command.
-    """
-    explicit = env.get("FLYTE_IAP_CACHE_DIR")
-    if explicit:
-        path = os.path.expanduser(explicit)
-        if not os.path.isabs(path):
-            from flyte_iap.errors import UsageError
-
-            raise UsageError(
-                f"FLYTE_IAP_CACHE_DIR is {explicit!r}: give an absolute path (like "
-                "~/.cache/flyte-iap), or unset it"
-            )
-        return path
-    if sys.platform == "win32":
-        base = env.get("LOCALAPPDATA") or os.path.expanduser("~\\AppData\\Local")
-        return os.path.join(base, "flyte-iap", "cache")
-    xdg = env.get("XDG_CACHE_HOME")
-    if xdg and os.path.isabs(xdg):
-        return os.path.join(xdg, "flyte-iap")
-    return os.path.join(os.path.expanduser("~"), ".cache", "flyte-iap")
 
 
 class TokenCache:

@@ -14,13 +14,23 @@ reached, a construct this module misjudged) is refused rather than written.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import yaml
 
 from flyte_iap.flyteconfig.errors import ConfigError
+from flyte_iap.flyteconfig.spans import (
+    Edit,
+    colon_end,
+    content_end,
+    empty,
+    entry,
+    insert,
+    not_an_alias,
+    replace,
+)
 from flyte_iap.flyteconfig.values import (
     BUDGET,
     Value,
@@ -29,18 +39,14 @@ from flyte_iap.flyteconfig.values import (
     flow_mapping,
     kind,
     plain,
-    quote,
     same,
 )
 
 ADMIN = "admin"
-_STR = "tag:yaml.org,2002:str"
 _NOT_EXACT = (
     "it could not be edited without changing other settings (an anchor, alias or merge "
     "key near admin?); set admin.{key} by hand"
 )
-
-_Edit = tuple[int, int, str]  # replace text[start:end] with the string
 
 
 class _Missing:
@@ -108,138 +114,38 @@ def _parse(text: str) -> tuple[dict[Any, Any] | None, yaml.MappingNode | None]:
     return tree, root
 
 
-def _edits(text: str, root: yaml.MappingNode | None, changes: list[Change]) -> list[_Edit]:
+def _edits(text: str, root: yaml.MappingNode | None, changes: list[Change]) -> list[Edit]:
     eol = "\r\n" if "\r\n" in text else "\n"
     children = [(c.key, emit(c.new)) for c in changes]
     if root is None:  # empty, or only comments
         lead = eol if text and not text.endswith("\n") else ""
         lines = [f"{ADMIN}:", *(f"  {key}: {value}" for key, value in children)]
         return [(len(text), len(text), lead + eol.join(lines) + eol)]
-    pair = _entry(root, ADMIN)
+    pair = entry(root, ADMIN)
     if pair is None:
-        return [_insert(text, root, [(ADMIN, None)], children, eol)]
+        return [insert(text, root, [(ADMIN, None)], children, eol)]
     key, admin = pair
-    _not_an_alias(key, admin)
+    not_an_alias(key, admin)
     if not isinstance(admin, yaml.MappingNode):  # null: admin with nothing under it yet
         if root.flow_style:
-            return [_replace(text, root, key, admin, flow_mapping(children), eol)]
+            return [replace(text, root, key, admin, flow_mapping(children), eol)]
         indent = " " * (root.value[0][0].start_mark.column + 2)
         block = "".join(f"{eol}{indent}{k}: {v}" for k, v in children)
-        start = _colon_end(text, key)
-        return [(start, start if _empty(admin) else _content_end(admin), block)]
+        start = colon_end(text, key)
+        return [(start, start if empty(admin) else content_end(admin), block)]
     edits, new = [], []
     for (name, value), change in zip(children, changes, strict=True):
-        found = _entry(admin, change.key)
+        found = entry(admin, change.key)
         if found is None:
             new.append((name, value))
         else:
-            edits.append(_replace(text, admin, *found, value, eol))
+            edits.append(replace(text, admin, *found, value, eol))
     if new:
-        edits.append(_insert(text, admin, new, None, eol))
+        edits.append(insert(text, admin, new, None, eol))
     return edits
 
 
-def _insert(
-    text: str,
-    mapping: yaml.MappingNode,
-    entries: Sequence[tuple[str, str | None]],
-    children: list[tuple[str, str]] | None,
-    eol: str,
-) -> _Edit:
-    """New entries after the mapping's last one; ``children``: the value of a new mapping."""
-    if mapping.flow_style:
-        flow = ", ".join(f"{quote(k)}: {v or flow_mapping(children or [])}" for k, v in entries)
-        if mapping.value:
-            at = mapping.value[-1][1].end_mark.index
-            return (at, at, ", " + flow)
-        at = text.index("{", mapping.start_mark.index) + 1
-        return (at, at, flow)
-    indent = " " * mapping.value[0][0].start_mark.column
-    lines = []
-    for key, value in entries:
-        lines.append(f"{indent}{key}: {value}" if value else f"{indent}{key}:")
-        if value is None:
-            lines += [f"{indent}  {k}: {v}" for k, v in children or []]
-    block = eol.join(lines)
-    at = _content_end(mapping)
-    if text[at - 1 : at] == "\n":  # a block scalar's text ends with its line break
-        return (at, at, block + eol)
-    line_end = text.find("\n", at)
-    if line_end == -1:
-        return (len(text), len(text), eol + block)
-    if text[line_end - 1] == "\r":
-        line_end -= 1
-    return (line_end, line_end, eol + block)  # after a comment on that line, if any
-
-
-def _replace(
-    text: str, parent: yaml.MappingNode, key: yaml.Node, value: yaml.Node, new: str, eol: str
-) -> _Edit:
-    start, end = _value_span(text, parent, key, value)
-    if start == end or text[start - 1] == ":":
-        new = " " + new
-    return (start, end, new + (eol if text[end - 1 : end] == "\n" else ""))
-
-
-def _value_span(
-    text: str, parent: yaml.MappingNode, key: yaml.Node, value: yaml.Node
-) -> tuple[int, int]:
-    """Where a value's text is: on the key's line (or in a flow mapping) from its first
-    character, else from just after the key's colon (a block list on the next lines)."""
-    _not_an_alias(key, value)
-    if _empty(value) or not (parent.flow_style or value.start_mark.line == key.end_mark.line):
-        start = _colon_end(text, key)
-        return start, (start if _empty(value) else _content_end(value))
-    return value.start_mark.index, _content_end(value)
-
-
-def _not_an_alias(key: yaml.Node, value: yaml.Node) -> None:
-    # The composer gives an alias the node it names, with that node's place in the text.
-    if value.start_mark.index < key.end_mark.index:
-        raise ConfigError(f"the value of {key.value} is an alias (*name): set it by hand")
-
-
-def _colon_end(text: str, key: yaml.Node) -> int:
-    at = key.end_mark.index
-    while text[at : at + 1] in (" ", "\t"):
-        at += 1
-    if text[at : at + 1] != ":":
-        raise ConfigError(f"the key {key.value} is not written as 'key: value'")
-    return at + 1
-
-
-def _content_end(node: yaml.Node) -> int:
-    """Where a node's own text ends: a block collection's end mark lies past the comments
-    and blank lines after it, so it is the end of its last item instead."""
-    if not isinstance(node, yaml.CollectionNode) or node.flow_style or not node.value:
-        end = node.end_mark.index
-    elif isinstance(node, yaml.SequenceNode):
-        end = _content_end(node.value[-1])
-    else:
-        key, value = node.value[-1]
-        end = _content_end(key if _empty(value) else value)
-    if end < node.start_mark.index:
-        raise ConfigError("it ends a mapping with an alias (*name) where a line must be added")
-    return end
-
-
-def _entry(mapping: yaml.MappingNode, name: str) -> tuple[yaml.Node, yaml.Node] | None:
-    found = [
-        (k, v)
-        for k, v in mapping.value
-        if isinstance(k, yaml.ScalarNode) and k.tag == _STR and k.value == name
-    ]
-    if len(found) > 1:
-        lines = " and ".join(str(k.start_mark.line + 1) for k, _ in found)
-        raise ConfigError(f"it has the key {name} twice (lines {lines}): remove one")
-    return found[0] if found else None
-
-
-def _empty(node: yaml.Node) -> bool:
-    return isinstance(node, yaml.ScalarNode) and node.start_mark.index == node.end_mark.index
-
-
-def _apply(text: str, edits: list[_Edit]) -> str:
+def _apply(text: str, edits: list[Edit]) -> str:
     for start, end, new in sorted(edits, reverse=True):
         text = text[:start] + new + text[end:]
     return text

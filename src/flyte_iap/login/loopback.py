@@ -15,62 +15,21 @@ themselves are :mod:`flyte_iap.login.pages`.
 
 from __future__ import annotations
 
-import errno
-import http.server
-import os
 import secrets
 import threading
 import urllib.parse
-from dataclasses import dataclass
 from types import TracebackType
-from typing import Any
 
-from flyte_iap.errors import LoginError, UsageError, shown
+from flyte_iap.errors import LoginError
 from flyte_iap.login import pages
+from flyte_iap.login.callback import HOST, PATH, bind
+from flyte_iap.login.verdict import Verdict, denial, error_text
 
-_HOST = "127.0.0.1"
-_PATH = "/"
-# A browser may open a spare connection and never use it (preconnect); on a thread of its
-# own it stalls nothing, and this bounds how long that thread lives.
-_CONNECTION_TIMEOUT = 5.0
 # How long a report waits for the held tab's page to be written before the login goes on
 # (and may close the server and exit).
 _SEND_WAIT = 5.0
 #: How long a tab is held for the outcome when the login does not say.
 DEFAULT_HOLD = 60.0
-
-
-@dataclass(frozen=True)
-class _Verdict:
-    """What one callback (or pasted URL) amounts to: a code, an error, or a rejection."""
-
-    code: str = ""
-    error: LoginError | None = None
-    rejected: str = ""  # why a pasted URL is refused, for the person at the prompt
-    page: str = ""  # the same, for the browser tab
-    # The browser's own error, as it came (made safe when shown): for the tab.
-    browser_error: str = ""
-
-
-def _error_text(params: dict[str, str]) -> str:
-    """``error: error_description`` of the browser's ``error`` redirect, as it came."""
-    description = params.get("error_description", "")
-    return f"{params['error']}: {description}" if description else params["error"]
-
-
-def _denial(params: dict[str, str]) -> LoginError:
-    """The browser's ``error`` redirect as a LoginError; its text, from whoever sent the
-    redirect, is made safe for a terminal with :func:`shown`."""
-    error = params["error"]
-    if error == "access_denied":
-        message = (
-            "the login was denied in the browser (access_denied); "
-            "run the command again and choose Allow"
-        )
-    else:
-        detail = shown(_error_text(params))
-        message = f"the login failed in the browser ({detail}); run the command again"
-    return LoginError(message, error=error)
 
 
 class LoopbackServer:
@@ -99,13 +58,13 @@ class LoopbackServer:
         self.retry_command = retry_command
         self._done = threading.Event()
         self._lock = threading.Lock()
-        self._verdict = _Verdict()
+        self._verdict = Verdict()
         self._tab_held = False  # the code came from a browser tab that awaits its page
         self._outcome = b""
         self._reported = threading.Event()
         self._sent = threading.Event()
-        self._httpd = _bind(port, self)
-        self.redirect_uri = f"http://{_HOST}:{self._httpd.server_port}{_PATH}"
+        self._httpd = bind(port, self)
+        self.redirect_uri = f"http://{HOST}:{self._httpd.server_port}{PATH}"
         self._thread = threading.Thread(
             target=self._httpd.serve_forever,
             kwargs={"poll_interval": 0.02},  # how soon close() returns
@@ -197,26 +156,26 @@ class LoopbackServer:
         return self._outcome
 
     # --- used by the request handler -----------------------------------------------------
-    def _judge(self, query: str) -> _Verdict:
+    def _judge(self, query: str) -> Verdict:
         params = {k: v[0] for k, v in urllib.parse.parse_qs(query, keep_blank_values=True).items()}
         state = params.get("state", "")
         if not state or not secrets.compare_digest(state.encode(), self._state.encode()):
-            return _Verdict(
+            return Verdict(
                 rejected="this login link does not belong to the running login (its state "
                 "does not match): use the URL of the login this command started",
                 page=pages.FOREIGN,
             )
         if params.get("error"):
-            return _Verdict(error=_denial(params), browser_error=_error_text(params))
+            return Verdict(error=denial(params), browser_error=error_text(params))
         if not params.get("code"):
-            return _Verdict(
+            return Verdict(
                 rejected="the URL has no code: paste the address the browser shows after "
                 "you chose Allow",
                 page=pages.NO_CODE,
             )
-        return _Verdict(code=params["code"])
+        return Verdict(code=params["code"])
 
-    def _deliver(self, verdict: _Verdict, *, tab_held: bool = False) -> bool:
+    def _deliver(self, verdict: Verdict, *, tab_held: bool = False) -> bool:
         """Hand ``verdict`` to the waiting login; False when an earlier one already was."""
         with self._lock:
             if self._done.is_set():
@@ -225,91 +184,3 @@ class LoopbackServer:
             self._tab_held = tab_held
             self._done.set()
             return True
-
-
-class _HTTPServer(http.server.ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False
-    # POSIX: a fixed --port must be usable again while the last login's connections sit in
-    # TIME_WAIT. Windows: SO_REUSEADDR would let us share a port another program holds.
-    allow_reuse_address = os.name != "nt"
-
-    def __init__(self, port: int, receiver: LoopbackServer) -> None:
-        self.receiver = receiver
-        super().__init__((_HOST, port), _CallbackHandler)
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        """A browser that hangs up mid-request is not worth a traceback on stderr."""
-
-
-def _bind(port: int, receiver: LoopbackServer) -> _HTTPServer:
-    if not 0 <= port <= 65535:
-        raise UsageError(f"--port {port} is not a TCP port: use 1-65535, or leave --port out")
-    try:
-        return _HTTPServer(port, receiver)
-    except OSError as exc:
-        if exc.errno in (errno.EADDRINUSE, errno.EACCES):
-            raise UsageError(
-                f"port {port} on {_HOST} is in use: pick another with --port, "
-                "or leave --port out for a free one"
-            ) from exc
-        raise UsageError(f"cannot listen on {_HOST}:{port} ({exc.strerror})") from exc
-
-
-class _CallbackHandler(http.server.BaseHTTPRequestHandler):
-    timeout = _CONNECTION_TIMEOUT
-    server: _HTTPServer
-
-    def do_GET(self) -> None:
-        target = urllib.parse.urlsplit(self.path)
-        if target.path != _PATH:
-            self._not_found()
-            return
-        receiver = self.server.receiver
-        verdict = receiver._judge(target.query)
-        if verdict.rejected:
-            self._send(400, pages.wrong_link(verdict.page, receiver.retry_command))
-        elif receiver._done.is_set():
-            self._send(409, pages.notice("Already answered", pages.ANSWERED))
-        elif verdict.error is not None:
-            self._deny(verdict, verdict.error)
-        else:
-            self._hold_for_outcome(verdict)
-
-    def _deny(self, verdict: _Verdict, error: LoginError) -> None:
-        retry = self.server.receiver.retry_command
-        if error.error == "access_denied":
-            self._send(200, pages.denied(retry))
-        else:
-            self._send(200, pages.browser_error(verdict.browser_error, retry))
-        # Answer first, then release the waiting login: it may close the server and exit.
-        self.server.receiver._deliver(verdict)
-
-    def _hold_for_outcome(self, verdict: _Verdict) -> None:
-        receiver = self.server.receiver
-        if not receiver._deliver(verdict, tab_held=True):
-            self._send(409, pages.notice("Already answered", pages.ANSWERED))
-            return
-        try:
-            self._send(200, receiver._outcome_page())
-        finally:
-            receiver._sent.set()
-
-    def _not_found(self) -> None:
-        self._send(404, pages.notice("Not found", pages.NOT_FOUND, tone="info"))
-
-    do_HEAD = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _not_found
-
-    def _send(self, status: int, body: bytes) -> None:
-        self.send_response(status)
-        # no-store and no-referrer among them: the page URL carries the code.
-        for name, value in pages.HEADERS:
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(body)))
-        self.send_header("Connection", "close")
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Silence the access log: stderr belongs to the command's own messages."""

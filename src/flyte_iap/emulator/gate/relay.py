@@ -6,20 +6,15 @@ import contextlib
 import http.client
 import re
 import socket
-import urllib.parse
 from collections.abc import Callable
-from dataclasses import dataclass
 from http import HTTPStatus
 
-from .http1 import (
-    LAST_CHUNK,
-    PIECE,
-    Conn,
-    GateLimits,
-    RequestHead,
-    chunk,
-    read_body,
-)
+from .head import RequestHead
+from .http1 import LAST_CHUNK, PIECE, Conn, chunk, read_body
+from .limits import GateLimits
+from .upstream import GateConfigError, Upstream
+
+__all__ = ["GateConfigError", "Upstream", "UpstreamFailure", "forwarded_headers", "relay"]
 
 # Hop-by-hop headers (RFC 9110 7.6.1) and what a load balancer in front of IAP sets
 # itself; a client's own values for these never reach the upstream.
@@ -32,39 +27,6 @@ _SET_BY_FRONT = frozenset(
     | {"x-goog-authenticated-user-id", "x-goog-iap-jwt-assertion"}
 )
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
-
-
-class GateConfigError(ValueError):
-    """An upstream URL the gate cannot pass requests on to."""
-
-
-@dataclass(frozen=True)
-class Upstream:
-    """Where allowed requests go: ``http://host:port`` and an optional path prefix."""
-
-    host: str
-    port: int
-    prefix: str
-
-    @classmethod
-    def parse(cls, url: str) -> Upstream:
-        parts = urllib.parse.urlsplit(url)
-        try:
-            port = parts.port or 80
-        except ValueError:
-            raise GateConfigError(f"{url!r} has no valid port") from None
-        if parts.scheme != "http" or not parts.hostname:
-            raise GateConfigError(f"{url!r} is not an http://HOST[:PORT] URL")
-        if parts.username or parts.password or parts.query or parts.fragment:
-            raise GateConfigError(f"{url!r} may not carry a user, a query or a fragment")
-        if _CONTROL.search(url) or " " in url or "\\" in url:
-            raise GateConfigError("the upstream URL holds spaces or control characters")
-        return cls(parts.hostname, port, parts.path.rstrip("/"))
-
-    @property
-    def url(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}{self.prefix}"
 
 
 def forwarded_headers(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import html
 import socket
 import socketserver
 import threading
@@ -11,18 +10,13 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-from .check import PREFIX, Expectations, bearer_of, judge
-from .http1 import (
-    BadRequest,
-    ClientGone,
-    Conn,
-    GateLimits,
-    RequestHead,
-    body_length,
-    parse_head,
-    read_body,
-)
-from .relay import Upstream, UpstreamFailure, forwarded_headers, relay
+from .answers import identity_headers, plain, refuse
+from .check import Expectations, bearer_of, judge
+from .head import BadRequest, RequestHead, body_length, parse_head
+from .http1 import ClientGone, Conn
+from .limits import GateLimits
+from .relay import UpstreamFailure, forwarded_headers, relay
+from .upstream import Upstream
 
 _LOG_SIZE = 1000  # records kept; the oldest go first
 
@@ -107,7 +101,7 @@ class Gate:
         """Serve requests on ``sock`` until it closes, idles, or one cannot be kept."""
         conn = Conn(sock)
         if not self._slots.acquire(blocking=False):
-            self._plain(conn, 503, "The IAP gate has too many open connections.")
+            plain(conn, 503, "The IAP gate has too many open connections.", self.limits)
             return
         with self._lock:
             self._sockets.add(sock)
@@ -129,7 +123,7 @@ class Gate:
             return self._answer(conn, head, body_length(head), client_ip)
         except (BadRequest, UpstreamFailure) as exc:
             status = exc.status
-            self._plain(conn, status, str(exc) if status >= 500 else f"Bad request: {exc}.")
+            plain(conn, status, str(exc) if status >= 500 else f"Bad request: {exc}.", self.limits)
         except ClientGone:
             pass
         return False
@@ -145,57 +139,13 @@ class Gate:
             verdict = judge(bearer_of(proxy_auth, head.get("authorization")), self.expect)
             if verdict.claims is None:
                 self._record(GateRecord(head.method, path, "refused", verdict.reason))
-                return self._refuse(conn, head, length, verdict.reason)
+                return refuse(conn, head, length, verdict.reason, self.limits)
             self._record(GateRecord(head.method, path, "allowed", verdict.claims))
             used = "proxy-authorization" if proxy_auth is not None else "authorization"
-            identity = _identity(verdict.claims)
+            identity = identity_headers(verdict.claims)
             headers = forwarded_headers(head, identity, drop=frozenset({used}), **where)
         track = self._tracker()
         return relay(conn, head, length, headers, self.upstream, self.limits, track)
-
-    def _refuse(self, conn: Conn, head: RequestHead, length: int | None, reason: str) -> bool:
-        """IAP's 401. An unread body is read and dropped (up to ``drain_bytes``) so the
-        connection can serve the next request; a bigger one, or one held back by
-        ``Expect: 100-continue``, ends the connection instead."""
-        keep = not head.wants_close
-        if length != 0:
-            keep = (
-                keep and "100-continue" not in head.tokens("expect") and self._drain(conn, length)
-            )
-        body = html.escape(PREFIX + reason, quote=False).encode("utf-8")
-        conn.send(
-            b"HTTP/1.1 401 Unauthorized\r\nContent-Type: text/html; charset=UTF-8\r\n"
-            b"X-Goog-IAP-Generated-Response: true\r\nContent-Length: %d\r\nConnection: %b\r\n"
-            b"\r\n%b" % (len(body), b"keep-alive" if keep else b"close", body),
-            self.limits.send_seconds,
-        )
-        if not keep:
-            conn.linger_close(self.limits)
-        return keep
-
-    def _drain(self, conn: Conn, length: int | None) -> bool:
-        dropped = 0
-        try:
-            for data in read_body(conn, length, self.limits):
-                dropped += len(data)
-                if dropped > self.limits.drain_bytes:
-                    return False
-        except BadRequest:
-            return False
-        return True
-
-    def _plain(self, conn: Conn, status: int, message: str) -> None:
-        """The gate's own answer (not IAP's: no ``x-goog-iap-generated-response``), then
-        the connection ends."""
-        body = (message + "\n").encode("utf-8", "replace")
-        with contextlib.suppress(ClientGone):
-            conn.send(
-                b"HTTP/1.1 %d %b\r\nContent-Type: text/plain; charset=utf-8\r\n"
-                b"Content-Length: %d\r\nConnection: close\r\n\r\n%b"
-                % (status, _PHRASES.get(status, b"Error"), len(body), body),
-                self.limits.send_seconds,
-            )
-        conn.linger_close(self.limits)
 
     @property
     def _host(self) -> str:
@@ -218,30 +168,6 @@ class Gate:
                     self._sockets.add(sock)
 
         return track
-
-
-_PHRASES = {
-    400: b"Bad Request",
-    408: b"Request Timeout",
-    431: b"Request Header Fields Too Large",
-    501: b"Not Implemented",
-    502: b"Bad Gateway",
-    503: b"Service Unavailable",
-    504: b"Gateway Timeout",
-    505: b"HTTP Version Not Supported",
-}
-
-
-def _identity(claims: dict[str, Any]) -> list[tuple[str, str]]:
-    """The headers IAP adds for the application: who passed, as IAP names them."""
-
-    def printable(value: object) -> str:
-        return "".join(ch if ch.isprintable() and ch.isascii() else "?" for ch in str(value))
-
-    return [
-        ("X-Goog-Authenticated-User-Email", "accounts.google.com:" + printable(claims["email"])),
-        ("X-Goog-Authenticated-User-Id", "accounts.google.com:" + printable(claims.get("sub"))),
-    ]
 
 
 class _Server(socketserver.ThreadingTCPServer):

@@ -14,10 +14,11 @@ buffers this one small answer, calls :func:`rewrite_select_cluster` and, on
 
 from __future__ import annotations
 
-import json
 import zlib
 from collections.abc import Callable
-from typing import Any
+
+from flyte_iap.tokens.proxy.message import NotRewritable as NotRewritable
+from flyte_iap.tokens.proxy.message import rewrite_json, rewrite_proto
 
 _Rewrite = Callable[[bytes], bytes]
 
@@ -26,14 +27,8 @@ SELECT_CLUSTER_PATH = "/flyteidl2.cluster.ClusterService/SelectCluster"
 MAX_BODY = 1 << 20
 """The largest body, compressed or not, that is rewritten (a real answer is ~100 bytes)."""
 
-_ENDPOINT_FIELD = 1
-_JSON_NAMES = ("clusterEndpoint", "cluster_endpoint")
 _FLAG_COMPRESSED = 0x01
 _FLAG_END_STREAM = 0x02
-
-
-class NotRewritable(ValueError):
-    """The body is not a SelectCluster answer this module can safely rewrite."""
 
 
 def rewrite_select_cluster(
@@ -64,10 +59,10 @@ def rewrite_select_cluster(
         raise NotRewritable(f"body of {len(body)} bytes is over {MAX_BODY}")
     media = content_type.partition(";")[0].strip().lower()
     if media in ("application/proto", "application/json"):
-        rewrite = _rewrite_proto if media == "application/proto" else _rewrite_json
+        rewrite = rewrite_proto if media == "application/proto" else rewrite_json
         return _through(content_encoding, body, lambda raw: rewrite(raw, endpoint))
     if media in ("application/connect+proto", "application/connect+json"):
-        rewrite = _rewrite_proto if media == "application/connect+proto" else _rewrite_json
+        rewrite = rewrite_proto if media == "application/connect+proto" else rewrite_json
         return _through(
             content_encoding,
             body,
@@ -144,92 +139,3 @@ def _rewrite_frames(data: bytes, encoding: str | None, rewrite: _Rewrite) -> byt
         out += bytes([flags]) + len(frame).to_bytes(4, "big") + frame
         pos = end
     return bytes(out)
-
-
-def _read_varint(data: bytes, pos: int) -> tuple[int, int]:
-    """The varint at ``pos`` and the position after it."""
-    value = 0
-    for shift in range(0, 70, 7):
-        if pos >= len(data):
-            raise NotRewritable("varint is truncated")
-        byte = data[pos]
-        pos += 1
-        value |= (byte & 0x7F) << shift
-        if not byte & 0x80:
-            if value >= 1 << 64:
-                raise NotRewritable("varint is over 64 bits")
-            return value, pos
-    raise NotRewritable("varint is longer than 10 bytes")
-
-
-def _varint(value: int) -> bytes:
-    out = bytearray()
-    while value > 0x7F:
-        out.append(value & 0x7F | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
-
-
-def _rewrite_proto(data: bytes, endpoint: str) -> bytes:
-    """Binary protobuf: every field 1 dropped, one put at the first one's place."""
-    out = bytearray()
-    found = False
-    pos = 0
-    while pos < len(data):
-        start = pos
-        tag, pos = _read_varint(data, pos)
-        field, wire = tag >> 3, tag & 7
-        if field == 0 or tag >= 1 << 32:
-            raise NotRewritable(f"field number {field} is invalid")
-        if wire == 0:
-            _, pos = _read_varint(data, pos)
-        elif wire == 1:
-            pos += 8
-        elif wire == 5:
-            pos += 4
-        elif wire == 2:
-            size, pos = _read_varint(data, pos)
-            pos += size
-        else:
-            raise NotRewritable(f"wire type {wire} is not supported")
-        if pos > len(data):
-            raise NotRewritable(f"field {field} is truncated")
-        if field != _ENDPOINT_FIELD:
-            out += data[start:pos]
-            continue
-        if wire != 2:
-            raise NotRewritable(f"field 1 has wire type {wire}, not a string")
-        if not found and endpoint:
-            value = endpoint.encode()
-            out += _varint(_ENDPOINT_FIELD << 3 | 2) + _varint(len(value)) + value
-        found = True
-    return bytes(out) if found else data
-
-
-def _no_constant(name: str) -> Any:
-    raise NotRewritable(f"JSON constant {name} is not standard JSON")
-
-
-def _rewrite_json(data: bytes, endpoint: str) -> bytes:
-    """Protobuf JSON: ``clusterEndpoint`` (or ``cluster_endpoint``) replaced in place."""
-    try:
-        message = json.loads(data, parse_constant=_no_constant)
-    except (ValueError, RecursionError) as exc:
-        if isinstance(exc, NotRewritable):
-            raise
-        raise NotRewritable(f"body is not JSON: {exc}") from exc
-    if not isinstance(message, dict):
-        raise NotRewritable("JSON body is not an object")
-    if not any(name in message for name in _JSON_NAMES):
-        return data
-    rewritten: dict[str, Any] = {}
-    for key, value in message.items():
-        if key not in _JSON_NAMES:
-            rewritten[key] = value
-            continue
-        if value is not None and not isinstance(value, str):
-            raise NotRewritable(f"JSON field {key} is not a string")
-        if endpoint:
-            rewritten[_JSON_NAMES[0]] = endpoint
-    return json.dumps(rewritten, ensure_ascii=False, separators=(",", ":")).encode()
