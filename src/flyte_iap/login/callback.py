@@ -6,20 +6,38 @@ import errno
 import http.server
 import os
 import urllib.parse
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from flyte_iap.errors import LoginError, UsageError
 from flyte_iap.login import pages
 from flyte_iap.login.verdict import Verdict
-
-if TYPE_CHECKING:
-    from flyte_iap.login.loopback import LoopbackServer
 
 HOST = "127.0.0.1"
 PATH = "/"
 # A browser may open a spare connection and never use it (preconnect); on a thread of its
 # own it stalls nothing, and this bounds how long that thread lives.
 _CONNECTION_TIMEOUT = 5.0
+
+
+class Receiver(Protocol):
+    """What the handler needs of the login that waits for the callback (the LoopbackServer)."""
+
+    retry_command: str
+
+    def judge(self, query: str) -> Verdict:
+        """What a callback's query amounts to."""
+
+    def answered(self) -> bool:
+        """Whether a verdict was already handed over."""
+
+    def deliver(self, verdict: Verdict, *, tab_held: bool = False) -> bool:
+        """Hand ``verdict`` over; False when an earlier one already was."""
+
+    def outcome_page(self) -> bytes:
+        """The page for the held tab, once the login reported (or the hold ran out)."""
+
+    def page_sent(self) -> None:
+        """The held tab's page is written: the login may go on."""
 
 
 class _HTTPServer(http.server.ThreadingHTTPServer):
@@ -29,7 +47,7 @@ class _HTTPServer(http.server.ThreadingHTTPServer):
     # TIME_WAIT. Windows: SO_REUSEADDR would let us share a port another program holds.
     allow_reuse_address = os.name != "nt"
 
-    def __init__(self, port: int, receiver: LoopbackServer) -> None:
+    def __init__(self, port: int, receiver: Receiver) -> None:
         self.receiver = receiver
         super().__init__((HOST, port), _CallbackHandler)
 
@@ -37,7 +55,7 @@ class _HTTPServer(http.server.ThreadingHTTPServer):
         """A browser that hangs up mid-request is not worth a traceback on stderr."""
 
 
-def bind(port: int, receiver: LoopbackServer) -> _HTTPServer:
+def bind(port: int, receiver: Receiver) -> _HTTPServer:
     if not 0 <= port <= 65535:
         raise UsageError(f"--port {port} is not a TCP port: use 1-65535, or leave --port out")
     try:
@@ -61,10 +79,10 @@ class _CallbackHandler(http.server.BaseHTTPRequestHandler):
             self._not_found()
             return
         receiver = self.server.receiver
-        verdict = receiver._judge(target.query)
+        verdict = receiver.judge(target.query)
         if verdict.rejected:
             self._send(400, pages.wrong_link(verdict.page, receiver.retry_command))
-        elif receiver._done.is_set():
+        elif receiver.answered():
             self._send(409, pages.notice("Already answered", pages.ANSWERED))
         elif verdict.error is not None:
             self._deny(verdict, verdict.error)
@@ -78,17 +96,17 @@ class _CallbackHandler(http.server.BaseHTTPRequestHandler):
         else:
             self._send(200, pages.browser_error(verdict.browser_error, retry))
         # Answer first, then release the waiting login: it may close the server and exit.
-        self.server.receiver._deliver(verdict)
+        self.server.receiver.deliver(verdict)
 
     def _hold_for_outcome(self, verdict: Verdict) -> None:
         receiver = self.server.receiver
-        if not receiver._deliver(verdict, tab_held=True):
+        if not receiver.deliver(verdict, tab_held=True):
             self._send(409, pages.notice("Already answered", pages.ANSWERED))
             return
         try:
-            self._send(200, receiver._outcome_page())
+            self._send(200, receiver.outcome_page())
         finally:
-            receiver._sent.set()
+            receiver.page_sent()
 
     def _not_found(self) -> None:
         self._send(404, pages.notice("Not found", pages.NOT_FOUND, tone="info"))

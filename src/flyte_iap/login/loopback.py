@@ -111,10 +111,10 @@ class LoopbackServer:
                 "that is not a URL: paste the whole address from the browser's address bar "
                 f"(it starts with {self.redirect_uri})"
             )
-        verdict = self._judge(parts.query)
+        verdict = self.judge(parts.query)
         if verdict.rejected:
             return verdict.rejected
-        self._deliver(verdict)
+        self.deliver(verdict)
         return None
 
     def close(self) -> None:
@@ -149,14 +149,15 @@ class LoopbackServer:
         if held:
             self._sent.wait(_SEND_WAIT)
 
-    def _outcome_page(self) -> bytes:
+    def outcome_page(self) -> bytes:
         """The page for the tab that brought the code, once the login reported it."""
         if not self._reported.wait(self._hold):
             return pages.notice("Login still running", pages.STILL_RUNNING)
         return self._outcome
 
-    # --- used by the request handler -----------------------------------------------------
-    def _judge(self, query: str) -> Verdict:
+    # --- used by the request handler (callback.Receiver) -------------------------------
+    def judge(self, query: str) -> Verdict:
+        """What a callback's query (or a pasted URL's) amounts to."""
         params = {k: v[0] for k, v in urllib.parse.parse_qs(query, keep_blank_values=True).items()}
         state = params.get("state", "")
         if not state or not secrets.compare_digest(state.encode(), self._state.encode()):
@@ -175,7 +176,7 @@ class LoopbackServer:
             )
         return Verdict(code=params["code"])
 
-    def _deliver(self, verdict: Verdict, *, tab_held: bool = False) -> bool:
+    def deliver(self, verdict: Verdict, *, tab_held: bool = False) -> bool:
         """Hand ``verdict`` to the waiting login; False when an earlier one already was."""
         with self._lock:
             if self._done.is_set():
@@ -184,3 +185,11 @@ class LoopbackServer:
             self._tab_held = tab_held
             self._done.set()
             return True
+
+    def answered(self) -> bool:
+        """Whether a verdict was already handed to the login."""
+        return self._done.is_set()
+
+    def page_sent(self) -> None:
+        """The held tab's page is written: a report waiting for it may return."""
+        self._sent.set()
