@@ -12,7 +12,9 @@ from __future__ import annotations
 import io
 import json
 import os
+import socket
 import stat
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,6 +26,7 @@ from google.auth.transport.requests import Request
 from google.oauth2 import service_account
 
 from flyte_iap.emulator import MAX_FAULT_DELAY, Emulator, EmulatorConfig, run_emulator
+from flyte_iap.emulator.server import MAX_REQUEST_BODY, EmulatorHTTPServer
 
 from ..helpers import AUD, InProcessCli, assert_clean_failure
 
@@ -295,3 +298,82 @@ def test_fail_next_refuses_unbounded_delays(emu: Emulator, delay: float) -> None
     with pytest.raises(ValueError, match="delay must be"):
         emu.fail_next("certs", 503, delay=delay)
     assert certs_status(emu) == 200
+
+
+# --- every read bounded ------------------------------------------------------------------
+
+
+def test_a_huge_announced_body_gets_a_413_without_being_read(emu: Emulator) -> None:
+    """A Content-Length of 10 GB with no body behind it: answered at once, not awaited."""
+    host, port = emu.url.removeprefix("http://").split(":")
+    head = (
+        f"POST /token HTTP/1.1\r\nHost: {host}:{port}\r\n"
+        "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 10000000000\r\n\r\n"
+    )
+    started = time.monotonic()
+    with socket.create_connection((host, int(port)), timeout=10) as conn:
+        conn.sendall(head.encode() + b"grant_type=")
+        answer = b""
+        while chunk := conn.recv(65536):
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.0 413") or answer.startswith(b"HTTP/1.1 413"), answer[:80]
+    assert str(MAX_REQUEST_BODY).encode() in answer
+    assert time.monotonic() - started < 5
+    assert emu.count("token") == 0
+    at_the_bound = requests.post(emu.token_uri, data=b"x" * MAX_REQUEST_BODY, timeout=10)
+    assert at_the_bound.status_code == 400  # read and judged: not a grant
+
+
+def test_a_connection_that_sends_nothing_is_closed() -> None:
+    server = EmulatorHTTPServer(0)
+    server.idle_timeout = 0.3
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02})
+    thread.start()
+    try:
+        with socket.create_connection(("127.0.0.1", server.server_port), timeout=10) as conn:
+            started = time.monotonic()
+            assert conn.recv(1) == b""  # the server hung up
+            assert time.monotonic() - started < 5
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+
+def test_a_consent_decision_posted_from_another_site_is_refused(tmp_path: Path) -> None:
+    with Emulator(EmulatorConfig()) as emu:
+        auth = requests.get(
+            emu.auth_uri,
+            params={
+                "client_id": emu.config.desktop_client_id,
+                "redirect_uri": "http://127.0.0.1:9/",
+                "response_type": "code",
+                "scope": "openid email",
+                "state": "s1",
+                "code_challenge": "x" * 43,
+                "code_challenge_method": "S256",
+            },
+            timeout=10,
+        )
+        assert auth.status_code == 200
+        request_id = auth.text.split('name="request_id" value="')[1].split('"')[0]
+        form = {"request_id": request_id, "decision": "allow"}
+        forged = requests.post(
+            emu.auth_uri + "/decision",
+            data=form,
+            headers={"Origin": "https://evil.example"},
+            allow_redirects=False,
+            timeout=10,
+        )
+        assert forged.status_code == 400
+        assert "another site" in forged.text
+        assert "Location" not in forged.headers
+        own = requests.post(
+            emu.auth_uri + "/decision",
+            data=form,
+            headers={"Origin": emu.url},
+            allow_redirects=False,
+            timeout=10,
+        )
+        assert own.status_code == 302
+        assert own.headers["Location"].startswith("http://127.0.0.1:9/?code=")

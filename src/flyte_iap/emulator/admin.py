@@ -7,11 +7,9 @@ cross-site "simple" POST nor through DNS rebinding (issue 8, item 16).
 
 from __future__ import annotations
 
-import urllib.parse
-
 from . import routes
 from .state import checked_fault
-from .wire import Context, Request, Response, api_error, json_response
+from .wire import Context, Request, Response, api_error, json_response, own_hosts, own_origins
 
 # Fetch metadata a browser sends; anything else is another site (or a nested frame).
 _OWN_FETCH_SITES = frozenset({"same-origin", "none"})
@@ -41,15 +39,6 @@ def handle(ctx: Context, req: Request) -> Response:
     return api_error(404, f"Unknown admin operation: {req.method} {req.path}")
 
 
-def _own_hosts(base_url: str) -> frozenset[str]:
-    """The ``Host`` values that name this emulator: 127.0.0.1 or localhost, its port."""
-    port = urllib.parse.urlsplit(base_url).port
-    hosts = {f"127.0.0.1:{port}", f"localhost:{port}"}
-    if port == 80:  # the default port may be left out
-        hosts |= {"127.0.0.1", "localhost"}
-    return frozenset(hosts)
-
-
 def _refusal(ctx: Context, req: Request) -> Response | None:
     """A 403/415 for a request that may come from a web page rather than a test; else None.
 
@@ -58,7 +47,7 @@ def _refusal(ctx: Context, req: Request) -> Response | None:
     multipart or text/plain body, so requiring JSON also forces a CORS preflight, which
     this server does not answer.
     """
-    hosts = _own_hosts(ctx.base_url)
+    hosts = own_hosts(ctx.base_url)
     host = req.header("Host").lower()
     if host not in hosts:
         return api_error(
@@ -67,7 +56,7 @@ def _refusal(ctx: Context, req: Request) -> Response | None:
             f"with its port), not Host {host[:_SHOWN]!r}.",
         )
     origin = req.header("Origin").lower()
-    if origin and origin not in {f"http://{name}" for name in hosts}:
+    if origin and origin not in own_origins(ctx.base_url):
         return api_error(
             403, f"Cross-origin admin requests are refused: Origin {origin[:_SHOWN]!r}."
         )

@@ -7,7 +7,7 @@ import re
 import urllib.parse
 
 from .state import AuthRequest
-from .wire import Context, Request, Response, redirect, text_response
+from .wire import Context, Request, Response, own_origins, redirect, text_response
 
 _LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
@@ -97,7 +97,13 @@ def auth_page(ctx: Context, req: Request, match: re.Match[str]) -> Response:
 
 
 def decision(ctx: Context, req: Request, match: re.Match[str]) -> Response:
-    """POST from the consent page: redirect back with a code, or with access_denied."""
+    """POST from the consent page: redirect back with a code, or with access_denied.
+
+    The request id in the form is a secret of the page, so another site cannot forge a
+    decision; a form posted from another origin is refused all the same, as Google does."""
+    origin = req.header("Origin").lower()
+    if origin and origin not in own_origins(ctx.base_url):
+        return _error_page("invalid_request", "The consent decision came from another site.")
     request = ctx.state.pop_auth_request(req.param("request_id"))
     if request is None:
         return _error_page("invalid_request", "This consent request expired or was answered.")

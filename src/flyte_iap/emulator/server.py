@@ -30,6 +30,10 @@ class EmulatorHTTPServer(ThreadingHTTPServer):
     """A loopback-only server whose handler threads never outlive the process."""
 
     daemon_threads = True
+    #: How long a connection may wait between reads: a client that connects and sends
+    #: nothing (or drips) holds a thread this long at most. An injected delay sleeps on the
+    #: server's side and is not cut short by it.
+    idle_timeout = 120.0
 
     def __init__(self, port: int) -> None:
         super().__init__(("127.0.0.1", port), _Handler)
@@ -67,12 +71,20 @@ def _fault_response(endpoint: str, fault: Fault) -> Response:
     return json_response(fault.status, api_error_body(fault.status, "Injected failure."))
 
 
+#: The largest request body read; Google's endpoints take a few KiB (a form, a JSON object).
+MAX_REQUEST_BODY = 1 << 20
+
+
 class _Handler(BaseHTTPRequestHandler):
     server: EmulatorHTTPServer
     server_version = "GoogleEmulator/1.0"
 
     def log_message(self, format: str, *args: Any) -> None:
         """Silence the default access log; ``requests_log`` records what matters."""
+
+    def setup(self) -> None:
+        self.timeout = self.server.idle_timeout
+        super().setup()
 
     def handle(self) -> None:
         # The client went away (a timeout, an injected drop): there is nobody to answer.
@@ -91,13 +103,16 @@ class _Handler(BaseHTTPRequestHandler):
     def do_DELETE(self) -> None:
         self._dispatch()
 
-    def _read_request(self) -> Request | None:
-        """The parsed request; None when the client hung up before sending its body."""
+    def _read_request(self) -> Request | Response | None:
+        """The parsed request; a 413 for a body over MAX_REQUEST_BODY (left unread); None
+        when the client hung up before sending its body."""
         parts = urllib.parse.urlsplit(self.path)
         try:
             length = int(self.headers.get("Content-Length") or 0)
         except ValueError:
             length = 0
+        if length > MAX_REQUEST_BODY:
+            return api_error(413, f"Request bodies are limited to {MAX_REQUEST_BODY} bytes.")
         raw = self.rfile.read(length) if length > 0 else b""
         if len(raw) < length:
             return None
@@ -117,6 +132,10 @@ class _Handler(BaseHTTPRequestHandler):
         req = self._read_request()
         if req is None:
             self.close_connection = True
+            return
+        if isinstance(req, Response):  # refused unread: the rest of the body is not HTTP
+            self.close_connection = True
+            self._send(req)
             return
         response = self._answer(ctx, req)
         if response.status == 0:

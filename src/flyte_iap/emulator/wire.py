@@ -7,6 +7,7 @@ read (and tested) without a socket.
 from __future__ import annotations
 
 import json
+import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -107,6 +108,20 @@ def redirect(location: str) -> Response:
 def oauth_error(status: int, error: str, description: str) -> Response:
     """The flat error body of Google's OAuth endpoints (token, revoke, STS)."""
     return json_response(status, {"error": error, "error_description": description})
+
+
+def own_hosts(base_url: str) -> frozenset[str]:
+    """The ``Host`` values that name this emulator: 127.0.0.1 or localhost, its port."""
+    port = urllib.parse.urlsplit(base_url).port
+    hosts = {f"127.0.0.1:{port}", f"localhost:{port}"}
+    if port == 80:  # the default port may be left out
+        hosts |= {"127.0.0.1", "localhost"}
+    return frozenset(hosts)
+
+
+def own_origins(base_url: str) -> frozenset[str]:
+    """The ``Origin`` values of this emulator's own pages."""
+    return frozenset(f"http://{host}" for host in own_hosts(base_url))
 
 
 def api_error(code: int, message: str) -> Response:
