@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import signal
+import socket
 import subprocess
 import threading
 import time
@@ -18,7 +19,7 @@ import requests
 
 from flyte_iap.emulator import Emulator
 
-from ..helpers import AUD, SA, Cli, flyte_iap_command
+from ..helpers import AUD, SA, Cli, assert_clean_failure, flyte_iap_command
 from ..proxy_upstream import PAUSE, Upstream
 
 
@@ -155,3 +156,19 @@ def test_a_revoked_login_is_answered_401_saying_to_log_in(
     _, err = proc.communicate(timeout=10)
     assert err.count("run `flyte-iap login --desktop_client_id") == 1, err
     assert "eyJ" not in err
+
+
+def test_a_listen_port_in_use_is_one_line(cli: Cli, emulator: Emulator, upstream: Upstream) -> None:
+    """Another proxy (or anything) already on the port: a clear line, not a traceback."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = cli(
+            "proxy", "--upstream", upstream.url, "--listen", f"127.0.0.1:{port}",
+            SA, "--webapp_client_id", AUD, timeout=30,
+        )  # fmt: skip
+    assert_clean_failure(result, f"cannot listen on 127.0.0.1:{port}", "in use")
+    assert result.returncode == 1
+    assert "unexpected" not in result.stderr
+    assert upstream.seen == []
