@@ -19,8 +19,7 @@ import click
 
 from flyte_iap.cli.options import CLIENT_SECRET, VERBOSE
 from flyte_iap.cli.params import click_option, wiring
-from flyte_iap.cli.tokenargs import SECRET_ENV as SECRET_ENV
-from flyte_iap.cli.tokenargs import token_arguments as token_arguments
+from flyte_iap.cli.tokenargs import token_arguments
 from flyte_iap.errors import FlyteIapError, UsageError, shown
 from flyte_iap.files import NotTrusted, read_small_file
 

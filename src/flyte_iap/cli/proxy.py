@@ -99,7 +99,7 @@ def token_values(command: str, args: list[str], run: Wiring) -> _Values:
         raise UsageError(f"see 'flyte-iap {command} --help' for its options")
     values = parse_simple(args, options)
     if values is None:
-        from flyte_iap.cli.configure import token_arguments
+        from flyte_iap.cli.tokenargs import token_arguments
 
         token_arguments(command, args, run.env)  # raises, saying what is wrong
         raise UsageError(f"{command}: these options cannot be used here")

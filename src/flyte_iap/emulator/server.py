@@ -83,8 +83,8 @@ class _Handler(BaseHTTPRequestHandler):
         """Silence the default access log; ``requests_log`` records what matters."""
 
     def setup(self) -> None:
-        self.timeout = self.server.idle_timeout
         super().setup()
+        self.connection.settimeout(self.server.idle_timeout)
 
     def handle(self) -> None:
         # The client went away (a timeout, an injected drop): there is nobody to answer.
