@@ -443,12 +443,14 @@ def test_an_empty_key_option_does_not_fall_back_to_the_environment(cli: Cli, key
 def test_the_cache_class_never_chmods_what_it_did_not_create(tmp_path: Path) -> None:
     shared = make_dir(tmp_path / "open", 0o775)  # a group-writable directory of ours (umask 002)
     cache = TokenCache(str(shared))
+    private = str(shared / f"flyte-iap-{os.geteuid()}")
+    assert cache.directory == private  # named before it exists (status says where)
     entry = ServiceAccountEntry(
         audience=AUD, principal="p@x", id_token="t", expiry=time.time() + 3600,
         fetched_at=0, via="v",
     )  # fmt: skip
     assert cache.store(entry)
     assert mode_of(shared) == 0o775
-    assert cache.directory == str(shared / f"flyte-iap-{os.geteuid()}")
+    assert cache.directory == private
     loaded = cache.load(entry.name)
     assert loaded is not None and loaded.id_token == "t"

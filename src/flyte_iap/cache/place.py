@@ -30,6 +30,16 @@ def entries_directory(requested: str, *, create: bool) -> str:
     return place
 
 
+def planned_directory(requested: str) -> str:
+    """Where the entries will go, making nothing: ``requested``, or its private
+    subdirectory when ``requested`` is there but not this user's alone."""
+    try:
+        shared = directory_problem(requested, private=False) is not None
+    except OSError:  # not there yet: it will be made, ours alone
+        shared = False
+    return os.path.join(requested, f"flyte-iap-{euid()}") if shared else requested
+
+
 def _checked(path: str, *, private: bool, create: bool) -> str | None:
     """What is wrong with the directory ``path`` (None: nothing), made first if asked."""
     try:

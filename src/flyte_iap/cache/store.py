@@ -19,7 +19,12 @@ import os
 from flyte_iap.cache.entry import entry_from_record
 from flyte_iap.cache.names import default_cache_dir as default_cache_dir
 from flyte_iap.cache.names import metadata_alias_name
-from flyte_iap.cache.place import entries_directory, remove_quietly, sweep_stale_temp_files
+from flyte_iap.cache.place import (
+    entries_directory,
+    planned_directory,
+    remove_quietly,
+    sweep_stale_temp_files,
+)
 from flyte_iap.files import NotTrusted, read_small_file
 
 TYPE_CHECKING = False
@@ -61,7 +66,7 @@ class TokenCache:
         try:
             return self._where(create=False)
         except OSError:
-            return self._place or self.requested
+            return self._place or planned_directory(self.requested)
 
     def path(self, name: str) -> str:
         return os.path.join(self.directory, name + ".json")
