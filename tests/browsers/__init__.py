@@ -15,10 +15,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ._launch import ACTION_VAR, CHROMIUM, LOG_VAR
+
 HERE = Path(__file__).resolve().parent
 KINDS = ("http", "chromium")
-LOG_VAR = "FLYTE_IAP_TEST_BROWSER_LOG"
-ACTION_VAR = "FLYTE_IAP_TEST_BROWSER_ACTION"
 
 
 def browser_env(kind: str, action: str, log_path: Path) -> dict[str, str]:
@@ -64,7 +64,7 @@ def _entries(path: Path) -> list[dict[str, Any]]:
 
 def chromium_missing() -> str | None:
     """Why the chromium browser cannot run here, or None."""
-    if not os.access("/usr/bin/chromium", os.X_OK):
+    if not os.access(CHROMIUM, os.X_OK):
         return "Debian's /usr/bin/chromium is not installed (apt-get install chromium)"
     try:
         import playwright.sync_api  # noqa: F401

@@ -19,6 +19,17 @@ LOG_VAR = "FLYTE_IAP_TEST_BROWSER_LOG"
 ACTION_VAR = "FLYTE_IAP_TEST_BROWSER_ACTION"
 ACTIONS = ("allow", "deny", "forge-state", "none")
 FORGED_STATE = "forged-by-the-test-browser"
+#: Debian's chromium, as every test that drives it launches it (headless, by playwright).
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def detach(log_path: str) -> None:

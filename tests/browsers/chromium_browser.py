@@ -13,18 +13,8 @@ import signal
 from types import FrameType
 from typing import Any
 
-from _launch import FORGED_STATE, loopback_origin, main, with_state
+from _launch import CHROMIUM, CHROMIUM_ARGS, FORGED_STATE, loopback_origin, main, with_state
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 _HARD_TIMEOUT = 60
 _STEP_TIMEOUT_MS = 20_000
 
@@ -44,7 +34,7 @@ def drive(url: str, action: str, entry: dict[str, Any]) -> None:
     signal.alarm(_HARD_TIMEOUT)
     origin = loopback_origin(url)
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         try:
             page = browser.new_page()
             page.set_default_timeout(_STEP_TIMEOUT_MS)

@@ -29,20 +29,12 @@ from flyte_iap.login import pages
 from flyte_iap.login.loopback import LoopbackServer
 
 from ..browsers import chromium_missing
+from ..browsers._launch import CHROMIUM, CHROMIUM_ARGS
 from ..helpers import STATE, USER, Cli, Result, assert_login_failure, user_args, verify_user_token
 
 pytestmark = pytest.mark.skipif(chromium_missing() is not None, reason=str(chromium_missing()))
 
 SHARED = Path("/tmp/flyte-iap-screenshots")
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 SIZES = {"desktop": (900, 700), "phone": (390, 844)}
 BACKGROUND = {"light": "rgb(244, 244, 247)", "dark": "rgb(16, 18, 22)"}
 
@@ -52,7 +44,7 @@ def chromium() -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             yield browser
         finally:

@@ -17,16 +17,12 @@ import pytest
 from flyte_iap.emulator import Emulator
 
 from ..browsers import chromium_missing
+from ..browsers._launch import CHROMIUM, CHROMIUM_ARGS
 from ..helpers import AUD, SA, Cli
 from ..proxy_upstream import Upstream
 from .test_proxy_command import start_proxy
 
 pytestmark = pytest.mark.skipif(chromium_missing() is not None, reason=str(chromium_missing()))
-
-ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
 
 PAGE = """<!doctype html><title>a web page</title>
 <img id="img" src="{proxy}/api/v1/projects.png">
@@ -79,7 +75,7 @@ def test_a_web_page_cannot_use_the_proxy(
     statuses: list[tuple[str, int]] = []
     try:
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             try:
                 page = browser.new_page()
                 page.on(
