@@ -16,9 +16,7 @@ from flyte_iap.emulator import Emulator
 from ..helpers import AUD, SA, Cli, flyte_iap_command, verify
 
 
-def test_export_lines_point_the_tool_at_the_emulator(tmp_path: Path):
-    home = tmp_path / "home"
-    home.mkdir()
+def test_export_lines_point_the_tool_at_the_emulator(home: Path, tmp_path: Path):
     cli = Cli(home, {})
     proc = subprocess.Popen(
         [
@@ -59,9 +57,7 @@ def test_export_lines_point_the_tool_at_the_emulator(tmp_path: Path):
         proc.wait(timeout=10)
 
 
-def test_demo_runs_the_whole_flow(tmp_path: Path):
-    home = tmp_path / "home"
-    home.mkdir()
+def test_demo_runs_the_whole_flow(home: Path):
     result = Cli(home, {})("demo", timeout=120)
     assert result.returncode == 0, result.stderr
     assert "signature: valid" in result.stdout

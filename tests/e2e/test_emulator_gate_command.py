@@ -20,9 +20,7 @@ from ..helpers import (
 )
 
 
-def test_the_gate_of_the_emulator_command_works_from_another_process(tmp_path: Path):
-    home = tmp_path / "home"
-    home.mkdir()
+def test_the_gate_of_the_emulator_command_works_from_another_process(home: Path, tmp_path: Path):
     cli = Cli(home, {})
     with StubServer(Reply.json({"version": "v1"})) as upstream:
         command = [*flyte_iap_command(), "emulator", "--state-dir", str(tmp_path / "emu")]
@@ -76,19 +74,15 @@ def test_the_gate_of_the_emulator_command_works_from_another_process(tmp_path: P
             proc.wait(timeout=10)
 
 
-def test_an_upstream_the_gate_cannot_use_is_bad_input(tmp_path: Path):
-    home = tmp_path / "home"
-    home.mkdir()
+def test_an_upstream_the_gate_cannot_use_is_bad_input(home: Path):
     result = Cli(home, {})("emulator", "--iap-upstream", "https://flyte.example.com")
     assert result.returncode == 2
     assert_clean_failure(result, "--iap-upstream", "'https://flyte.example.com'", "http://")
 
 
-def test_a_port_in_use_is_one_line_naming_the_option(tmp_path: Path):
+def test_a_port_in_use_is_one_line_naming_the_option(home: Path):
     """A busy --port or --iap-gate-port (another emulator left running, say) ends in one
     line naming the option and the address, not in "unexpected error: OSError"."""
-    home = tmp_path / "home"
-    home.mkdir()
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
