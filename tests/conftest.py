@@ -1,4 +1,5 @@
-"""Fixtures of both tiers: a fresh emulator per test, an isolated home, the CLI."""
+"""Fixtures of both tiers: a fresh emulator per test, an isolated home, the CLI, a key
+file, a loopback server and the upstream a proxy forwards to."""
 
 from __future__ import annotations
 
@@ -8,9 +9,11 @@ from pathlib import Path
 import pytest
 
 from flyte_iap.emulator import Emulator, EmulatorConfig
-from flyte_iap.login.loopback import LoopbackServer
+from flyte_iap.login import LoopbackServer
 
-from .helpers import STATE, Cli
+from .cli import Cli
+from .loopback_login import STATE
+from .proxy_upstream import Upstream
 
 
 @pytest.fixture
@@ -33,7 +36,21 @@ def cli(home: Path, emulator: Emulator) -> Cli:
 
 
 @pytest.fixture
+def key(tmp_path: Path, emulator: Emulator) -> Path:
+    """A service-account key file of the emulator's."""
+    return emulator.write_service_account_key(tmp_path / "key.json")
+
+
+@pytest.fixture
 def server() -> Iterator[LoopbackServer]:
     """A loopback redirect server waiting for the login with ``STATE``."""
     with LoopbackServer(state=STATE) as srv:
         yield srv
+
+
+@pytest.fixture
+def upstream() -> Iterator[Upstream]:
+    """The server behind the proxy (and the gate): answers with what it saw."""
+    server = Upstream()
+    yield server
+    server.stop()

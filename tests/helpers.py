@@ -35,7 +35,7 @@ from flyte_iap.cli.wiring import Wiring
 from flyte_iap.emulator import Emulator, EmulatorConfig
 from flyte_iap.emulator.keys import SigningKey
 from flyte_iap.errors import FlyteIapError, LoginError
-from flyte_iap.login.loopback import LoopbackServer
+from flyte_iap.login import LoopbackServer
 
 from .browsers import browser_env, read_log
 

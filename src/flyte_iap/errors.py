@@ -32,6 +32,20 @@ class UsageError(FlyteIapError):
     exit_code = 2
 
 
+class ConfigError(UsageError):
+    """A Flyte config (``~/.flyte/config.yaml``) or ``admin.endpoint`` this tool will not
+    read or edit: not YAML, not a mapping, not editable exactly, not ``HOST[:PORT]``.
+
+    The message names the problem (never the file's contents: a config may hold
+    secrets) and what to do; ``configure`` adds the file's name and leaves it as it was.
+    """
+
+
+class ManifestError(UsageError):
+    """A bad name, file or document given to ``manifests render`` or ``manifests check``;
+    the message names the value or file and the fix."""
+
+
 class CredentialsError(FlyteIapError):
     """Credentials are missing, malformed, of the wrong kind, or revoked."""
 

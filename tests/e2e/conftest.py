@@ -2,5 +2,17 @@
 
 from __future__ import annotations
 
-# flyteadmin's GetVersion behind a token check, as IAP would stand (test_flytekit_configure).
-from .test_flytekit import admin  # noqa: F401
+from collections.abc import Iterator
+
+import pytest
+
+from flyte_iap.emulator import Emulator
+
+from ..flytekit_backend import IapGate, serve_admin
+
+
+@pytest.fixture
+def admin(emulator: Emulator) -> Iterator[tuple[int, IapGate]]:
+    """flyteadmin's GetVersion over gRPC behind IAP's token check: its port, and the gate."""
+    with serve_admin(emulator.certs_uri) as served:
+        yield served

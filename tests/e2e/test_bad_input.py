@@ -8,7 +8,8 @@ from pathlib import Path
 
 from flyte_iap.emulator import Emulator
 
-from ..helpers import SA, Cli, Result, assert_clean_failure, sa_args
+from ..cli import Cli, Result, assert_clean_failure
+from ..tokens import SA, sa_args
 
 
 def run_with_key(cli: Cli, path: Path) -> Result:

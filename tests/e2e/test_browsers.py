@@ -19,12 +19,10 @@ import requests
 
 from flyte_iap.emulator import Emulator
 from flyte_iap.errors import LoginError
-from flyte_iap.login import pages
-from flyte_iap.login.loopback import LoopbackServer
-from flyte_iap.login.pkce import challenge_s256, new_verifier, random_token
+from flyte_iap.login import LoopbackServer, challenge_s256, new_verifier, pages, random_token
 
 from ..browsers import browser_env, chromium_missing, read_log
-from ..helpers import DENIED, STATE, in_background, port_of, still_waiting
+from ..loopback_login import DENIED, STATE, in_background, port_of, still_waiting
 
 
 def test_an_idle_connection_neither_stalls_the_login_nor_lives_long(

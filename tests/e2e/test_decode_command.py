@@ -18,7 +18,9 @@ import pytest
 from flyte_iap.emulator import Emulator
 from flyte_iap.emulator.keys import SigningKey, b64url_encode
 
-from ..helpers import AUD, Cli, Result, StubServer, flyte_iap_command, sa_args, signed, v1_certs
+from ..cli import Cli, Result, flyte_iap_command
+from ..stub_server import StubServer
+from ..tokens import AUD, sa_args, signed, v1_certs
 
 
 def decode(cli: Cli, *args: str, stdin: str | None = None, **env: str) -> Result:

@@ -14,7 +14,9 @@ import yaml
 
 from flyte_iap.emulator import Emulator
 
-from ..helpers import AUD, SA, Cli, Reply, StubServer, flyte_iap_command
+from ..cli import Cli, flyte_iap_command
+from ..stub_server import Reply, StubServer
+from ..tokens import AUD, SA
 
 VERSION = {"controlPlaneVersion": {"Version": "v1.x"}}
 

@@ -13,34 +13,15 @@ from google.oauth2 import id_token
 
 from flyte_iap.emulator import Emulator
 
-from ..helpers import AUD, SA, Cli, flyte_iap_command, verify
+from ..cli import Cli
+from ..serving_commands import emulator_command
+from ..tokens import AUD, SA, verify
 
 
 def test_export_lines_point_the_tool_at_the_emulator(home: Path, tmp_path: Path):
     cli = Cli(home, {})
-    proc = subprocess.Popen(
-        [
-            *flyte_iap_command(),
-            "emulator",
-            "--state-dir",
-            str(tmp_path / "emu"),
-            "--exit-after",
-            "30",
-        ],
-        env=cli.env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        exports: dict[str, str] = {}
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            if line.startswith("export "):
-                name, _, value = line[len("export ") :].strip().partition("=")
-                exports[name] = value.strip("'")
-            elif line.startswith("# user:"):
-                break
+    with emulator_command(cli, tmp_path / "emu") as printed:
+        exports = printed.exports
         assert exports["GOOGLE_APPLICATION_CREDENTIALS"] == str(
             tmp_path / "emu" / "service-account.json"
         )
@@ -52,9 +33,6 @@ def test_export_lines_point_the_tool_at_the_emulator(home: Path, tmp_path: Path)
             certs_url=exports["FLYTE_IAP_CERTS_URI"],
         )
         assert claims["email"] == "ci-runner@emulator-project.iam.gserviceaccount.com"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 def test_demo_runs_the_whole_flow(home: Path):

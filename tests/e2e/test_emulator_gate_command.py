@@ -4,74 +4,49 @@ gate, and the gate, in that other process, checks tokens and passes the good one
 from __future__ import annotations
 
 import socket
-import subprocess
 from pathlib import Path
 
 import requests
 
-from ..helpers import (
-    CONFIG,
-    Cli,
-    Reply,
-    StubServer,
-    assert_clean_failure,
-    flyte_iap_command,
-    sa_args,
-)
+from ..cli import Cli, assert_clean_failure
+from ..serving_commands import emulator_command
+from ..stub_server import Reply, StubServer
+from ..tokens import CONFIG, sa_args
 
 
 def test_the_gate_of_the_emulator_command_works_from_another_process(home: Path, tmp_path: Path):
     cli = Cli(home, {})
-    with StubServer(Reply.json({"version": "v1"})) as upstream:
-        command = [*flyte_iap_command(), "emulator", "--state-dir", str(tmp_path / "emu")]
-        proc = subprocess.Popen(
-            [*command, "--iap-upstream", upstream.url, "--exit-after", "30"],
-            env=cli.env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
+    with (
+        StubServer(Reply.json({"version": "v1"})) as upstream,
+        emulator_command(cli, tmp_path / "emu", "--iap-upstream", upstream.url) as printed,
+    ):
+        exports, comments = printed.exports, printed.comments
+        gate = exports["FLYTE_IAP_GATE_URL"]
+        host = gate.removeprefix("http://")
+        assert gate.startswith("http://127.0.0.1:") and gate != exports["FLYTE_IAP_TOKEN_URI"]
+        assert comments[-1] == (
+            f"for ~/.flyte/config.yaml: admin.endpoint: dns:///{host} with insecure: true"
         )
-        try:
-            exports: dict[str, str] = {}
-            comments: list[str] = []
-            assert proc.stdout is not None
-            for line in proc.stdout:
-                if line.startswith("export "):
-                    name, _, value = line[len("export ") :].strip().partition("=")
-                    exports[name] = value.strip("'")
-                elif line.startswith("# "):
-                    comments.append(line[2:].strip())
-                    if line.startswith("# for ~/.flyte/config.yaml"):
-                        break
-            gate = exports["FLYTE_IAP_GATE_URL"]
-            host = gate.removeprefix("http://")
-            assert gate.startswith("http://127.0.0.1:") and gate != exports["FLYTE_IAP_TOKEN_URI"]
-            assert comments[-1] == (
-                f"for ~/.flyte/config.yaml: admin.endpoint: dns:///{host} with insecure: true"
-            )
-            refused = requests.get(gate + "/api/v1/version", timeout=10)
-            assert refused.status_code == 401
-            assert refused.headers["x-goog-iap-generated-response"] == "true"
-            assert refused.text == "Invalid IAP credentials: empty token"
-            assert upstream.requests == []
+        refused = requests.get(gate + "/api/v1/version", timeout=10)
+        assert refused.status_code == 401
+        assert refused.headers["x-goog-iap-generated-response"] == "true"
+        assert refused.text == "Invalid IAP credentials: empty token"
+        assert upstream.requests == []
 
-            token = cli(*sa_args(), **exports).token
-            answer = requests.get(
-                gate + "/api/v1/version",
-                headers={"proxy-authorization": f"Bearer {token}"},
-                timeout=10,
-            )
-            assert answer.json() == {"version": "v1"}
-            ((method, path, headers, _),) = upstream.requests
-            seen = {name.lower(): value for name, value in headers.items()}
-            assert (method, path) == ("GET", "/api/v1/version")
-            assert "proxy-authorization" not in seen
-            email = CONFIG.service_account_email
-            assert seen["x-goog-authenticated-user-email"] == f"accounts.google.com:{email}"
-            assert seen["x-forwarded-host"] == host
-        finally:
-            proc.terminate()
-            proc.wait(timeout=10)
+        token = cli(*sa_args(), **exports).token
+        answer = requests.get(
+            gate + "/api/v1/version",
+            headers={"proxy-authorization": f"Bearer {token}"},
+            timeout=10,
+        )
+        assert answer.json() == {"version": "v1"}
+        ((method, path, headers, _),) = upstream.requests
+        seen = {name.lower(): value for name, value in headers.items()}
+        assert (method, path) == ("GET", "/api/v1/version")
+        assert "proxy-authorization" not in seen
+        email = CONFIG.service_account_email
+        assert seen["x-goog-authenticated-user-email"] == f"accounts.google.com:{email}"
+        assert seen["x-forwarded-host"] == host
 
 
 def test_an_upstream_the_gate_cannot_use_is_bad_input(home: Path):

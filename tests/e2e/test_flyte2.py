@@ -23,8 +23,9 @@ import pytest
 
 from flyte_iap.emulator import Emulator
 
+from ..cli import flyte_iap_command, isolated_env
 from ..flyte2_backend import PROJECTS, Flyte2Backend, Tap
-from ..helpers import AUD, flyte_iap_command, isolated_env, sa_args, verify
+from ..tokens import AUD, sa_args, verify
 
 WAIT = 30.0  # the longest any one process here is given (each takes a few seconds)
 # pyqwest 0.12, the SDK's HTTP client (Rust, tokio), can abort the interpreter as it exits:

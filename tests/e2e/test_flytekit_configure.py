@@ -1,5 +1,5 @@
 """The real Flyte client on a config that `flyte-iap configure` wrote: flytekit's
-`FlyteRemote` calls the admin service through the gRPC stand-in of test_flytekit.py,
+`FlyteRemote` calls the admin service through the gRPC stand-in (``admin``),
 which lets a call through only with a valid `proxy-authorization` ID token, as IAP
 does. Without the proxy command the same call is refused."""
 
@@ -15,8 +15,9 @@ import yaml
 from flyte_iap.emulator import Emulator
 
 from ..browsers import chromium_missing
-from ..helpers import USER, Cli, UserCli, flyte_iap_command, sa_args, user_args
-from .test_flytekit import IapGate, run_flytekit
+from ..cli import Cli, UserCli, flyte_iap_command
+from ..flytekit_backend import IapGate, run_flytekit
+from ..tokens import USER, sa_args, user_args
 
 HAND_WRITTEN = """\
 # our Flyte, behind IAP (a stand-in on this machine)

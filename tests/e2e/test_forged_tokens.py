@@ -17,11 +17,12 @@ import pytest
 
 from flyte_iap.emulator import Emulator
 from flyte_iap.errors import ProtocolError
-from flyte_iap.google.endpoints import Endpoints
-from flyte_iap.google.oauth import UserClient
+from flyte_iap.google import Endpoints, UserClient
 from flyte_iap.transport import HttpClient
 
-from ..helpers import AUD, GOOGLE_ISSUER, Cli, Reply, StubServer, assert_clean_failure, sa_args
+from ..cli import Cli, assert_clean_failure
+from ..stub_server import Reply, StubServer
+from ..tokens import AUD, GOOGLE_ISSUER, sa_args
 
 
 def b64(data: bytes) -> str:

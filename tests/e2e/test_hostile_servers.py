@@ -16,8 +16,10 @@ import pytest
 
 from flyte_iap.emulator import Emulator
 
-from ..helpers import Cli, Reply, StubServer, assert_clean_failure, sa_args
+from ..cli import Cli, assert_clean_failure
 from ..raw_servers import JSON_HEAD, drip, endless, raw_server
+from ..stub_server import Reply, StubServer
+from ..tokens import sa_args
 
 
 def key_for(emulator: Emulator, tmp_path: Path, token_uri: str) -> Path:

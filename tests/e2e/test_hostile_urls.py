@@ -17,7 +17,9 @@ import pytest
 
 from flyte_iap.emulator import Emulator
 
-from ..helpers import Cli, Reply, StubServer, assert_clean_failure, sa_args
+from ..cli import Cli, assert_clean_failure
+from ..stub_server import Reply, StubServer
+from ..tokens import sa_args
 
 TARGET_PATH = "/v1/projects/-/serviceAccounts/{}:generateAccessToken"
 SECRET_PASSWORD = "pw-in-the-url"

@@ -25,12 +25,13 @@ from typing import Any
 import pytest
 
 from flyte_iap.emulator import Emulator
-from flyte_iap.login import pages
-from flyte_iap.login.loopback import LoopbackServer
+from flyte_iap.login import LoopbackServer, pages
 
 from ..browsers import chromium_missing
 from ..browsers._launch import CHROMIUM, CHROMIUM_ARGS
-from ..helpers import STATE, USER, Cli, Result, assert_login_failure, user_args, verify_user_token
+from ..cli import Cli, Result, assert_login_failure
+from ..loopback_login import STATE
+from ..tokens import USER, user_args, verify_user_token
 
 pytestmark = pytest.mark.skipif(chromium_missing() is not None, reason=str(chromium_missing()))
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ..helpers import run_manifests as run
+from ..cli import run_manifests as run
 
 GOOD = ["--domain", "flyte.example.com", "--static-ip-name", "flyte-ip"]
 

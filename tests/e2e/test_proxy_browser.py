@@ -5,12 +5,8 @@ IAP gate sees none of them."""
 
 from __future__ import annotations
 
-import threading
 import time
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -18,9 +14,11 @@ from flyte_iap.emulator import Emulator
 
 from ..browsers import chromium_missing
 from ..browsers._launch import CHROMIUM, CHROMIUM_ARGS
-from ..helpers import AUD, SA, Cli
+from ..cli import Cli
 from ..proxy_upstream import Upstream
-from .test_proxy_command import start_proxy
+from ..serving_commands import start_proxy
+from ..stub_server import Reply, StubServer
+from ..tokens import AUD, SA
 
 pytestmark = pytest.mark.skipif(chromium_missing() is not None, reason=str(chromium_missing()))
 
@@ -35,31 +33,6 @@ document.getElementById("f").submit();
 </script>"""
 
 
-@pytest.fixture
-def upstream() -> Iterator[Upstream]:
-    server = Upstream()
-    yield server
-    server.stop()
-
-
-def _page_server(html: str) -> ThreadingHTTPServer:
-    class Page(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            body = html.encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "text/html")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Page)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server
-
-
 def test_a_web_page_cannot_use_the_proxy(
     cli: Cli, emulator: Emulator, upstream: Upstream, home: Path
 ) -> None:
@@ -71,10 +44,10 @@ def test_a_web_page_cannot_use_the_proxy(
         cli, "--upstream", gate, SA, "--webapp_client_id", AUD, "--service_account_key", str(key)
     )
     proxy = f"http://localhost:{port}"
-    page_server = _page_server(PAGE.format(proxy=proxy))
+    page_server = StubServer(Reply.html(PAGE.format(proxy=proxy)))
     statuses: list[tuple[str, int]] = []
     try:
-        with sync_playwright() as p:
+        with page_server, sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             try:
                 page = browser.new_page()
@@ -84,7 +57,7 @@ def test_a_web_page_cannot_use_the_proxy(
                         statuses.append((r.url, r.status)) if r.url.startswith(proxy) else None
                     ),
                 )
-                page.goto(f"http://127.0.0.1:{page_server.server_port}/", wait_until="load")
+                page.goto(f"{page_server.url}/", wait_until="load")
                 deadline = time.monotonic() + 10
                 while len({u for u, _ in statuses}) < 2 and time.monotonic() < deadline:
                     page.wait_for_timeout(100)
@@ -93,7 +66,6 @@ def test_a_web_page_cannot_use_the_proxy(
             finally:
                 browser.close()
     finally:
-        page_server.shutdown()
         proc.terminate()
         proc.wait(15)
     assert statuses, "chromium never reached the proxy"

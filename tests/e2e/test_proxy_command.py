@@ -4,13 +4,9 @@ exits 0, and without aiohttp says what to install."""
 
 from __future__ import annotations
 
-import re
 import signal
 import socket
-import subprocess
-import threading
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -19,38 +15,10 @@ import requests
 
 from flyte_iap.emulator import Emulator
 
-from ..helpers import AUD, SA, Cli, assert_clean_failure, flyte_iap_command
+from ..cli import Cli, assert_clean_failure
 from ..proxy_upstream import PAUSE, Upstream
-
-
-@pytest.fixture
-def upstream() -> Iterator[Upstream]:
-    server = Upstream()
-    yield server
-    server.stop()
-
-
-def start_proxy(
-    cli: Cli, *args: str, env: dict[str, str] | None = None
-) -> tuple[subprocess.Popen[str], int]:
-    proc = subprocess.Popen(
-        [*flyte_iap_command(), "proxy", *args],
-        env={**cli.env, **(env or {})},
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
-    timer = threading.Timer(60, proc.kill)  # never outlives a hung test
-    timer.daemon = True
-    timer.start()
-    assert proc.stderr is not None
-    for line in proc.stderr:
-        found = re.search(r"listening on http://localhost:(\d+)", line)
-        if found:
-            return proc, int(found.group(1))
-    raise AssertionError(f"the proxy never listened (exit {proc.wait(10)})")
+from ..serving_commands import start_proxy
+from ..tokens import AUD, SA
 
 
 def test_sigterm_lets_the_request_in_flight_finish_and_no_token_is_shown(
@@ -108,8 +76,7 @@ def test_without_aiohttp_it_says_what_to_install(cli: Cli, tmp_path: Path) -> No
 
 def _plant_login(emu: Emulator, cache_dir: Path, refresh_token: str, lifetime: int) -> None:
     """A person's cached login, as `flyte-iap login` leaves it, whose ID token expires soon."""
-    from flyte_iap.cache.entry import UserEntry
-    from flyte_iap.cache.store import TokenCache
+    from flyte_iap.cache import TokenCache, UserEntry
 
     c, now = emu.config, int(time.time())
     entry = UserEntry(
@@ -128,7 +95,7 @@ def _plant_login(emu: Emulator, cache_dir: Path, refresh_token: str, lifetime: i
 def test_a_revoked_login_is_answered_401_saying_to_log_in(
     cli: Cli, emulator: Emulator, upstream: Upstream
 ) -> None:
-    from ..helpers import USER, user_args
+    from ..tokens import USER, user_args
 
     # Every ID token lives 3 s, the planted one and any the proxy gets by refreshing (a slow
     # start under load may refresh before /a): 2.2 s after /a, whichever it holds is within

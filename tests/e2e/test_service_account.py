@@ -12,12 +12,8 @@ import pytest
 
 from flyte_iap.emulator import Emulator
 
-from ..helpers import AUD, SA, USER, Cli, flyte_iap_command, sa_args, verify
-
-
-@pytest.fixture
-def key(tmp_path: Path, emulator: Emulator) -> Path:
-    return emulator.write_service_account_key(tmp_path / "key.json")
+from ..cli import Cli, flyte_iap_command
+from ..tokens import AUD, SA, USER, sa_args, verify
 
 
 def test_key_file_token_is_verified_and_alone_on_stdout(cli: Cli, emulator: Emulator, key: Path):

@@ -23,22 +23,17 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from flyte_iap.cache.entry import ServiceAccountEntry
-from flyte_iap.cache.store import TokenCache
+from flyte_iap.cache import ServiceAccountEntry, TokenCache
 from flyte_iap.emulator import Emulator, EmulatorConfig
-from flyte_iap.google.adc import source_id
+from flyte_iap.google import source_id
 
-from ..helpers import AUD, DEAD, Cli, Result, assert_clean_failure, sa_args, verify
+from ..cli import DEAD, Cli, Result, assert_clean_failure
+from ..tokens import AUD, sa_args, verify
 
 OTHER_UID = 65534
 as_root = pytest.mark.skipif(
     sys.platform == "win32" or os.geteuid() != 0, reason="plants files as another uid"
 )
-
-
-@pytest.fixture
-def key(tmp_path: Path, emulator: Emulator) -> Path:
-    return emulator.write_service_account_key(tmp_path / "key.json")
 
 
 def entry_name_for(key: Path) -> str:
@@ -194,7 +189,7 @@ def test_a_key_path_that_is_no_key_file_is_a_clear_error(
 
 # --- 5. a cache that cannot be written ----------------------------------------------------------
 def cli_command() -> list[str]:
-    from ..helpers import flyte_iap_command
+    from ..cli import flyte_iap_command
 
     return flyte_iap_command()
 
@@ -308,7 +303,7 @@ def test_two_machines_sharing_a_home_each_get_their_own_metadata_account(
     config_b = EmulatorConfig(metadata_email="machine-b@p.iam.gserviceaccount.com")
     with Emulator(config_b, port=port) as b:
         cli_b = Cli(home, b.env())
-        from ..helpers import flyte_iap_command
+        from ..cli import flyte_iap_command
 
         proc = subprocess.run(
             ["unshare", "--uts", "sh", "-c", 'hostname machine-b && exec "$@"', "sh",

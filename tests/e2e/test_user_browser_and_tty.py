@@ -15,15 +15,8 @@ import requests
 from flyte_iap.emulator import Emulator, EmulatorConfig
 
 from ..browsers import chromium_missing
-from ..helpers import (
-    USER,
-    UserCli,
-    assert_login_failure,
-    flyte_iap_command,
-    user_args,
-    user_grants,
-    verify_user_token,
-)
+from ..cli import UserCli, assert_login_failure, flyte_iap_command
+from ..tokens import USER, user_args, user_grants, verify_user_token
 
 needs_chromium = pytest.mark.skipif(chromium_missing() is not None, reason=str(chromium_missing()))
 

@@ -12,16 +12,8 @@ import pytest
 
 from flyte_iap.emulator import Emulator, EmulatorConfig
 
-from ..helpers import (
-    USER,
-    UserCli,
-    assert_clean_failure,
-    assert_login_failure,
-    flyte_iap_command,
-    user_args,
-    user_grants,
-    verify_user_token,
-)
+from ..cli import UserCli, assert_clean_failure, assert_login_failure, flyte_iap_command
+from ..tokens import USER, user_args, user_grants, verify_user_token
 
 
 @pytest.fixture

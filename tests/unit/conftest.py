@@ -8,7 +8,7 @@ import pytest
 
 from flyte_iap.emulator import Emulator
 
-from ..helpers import InProcessCli
+from ..cli import InProcessCli
 
 
 @pytest.fixture

@@ -14,20 +14,21 @@ from pathlib import Path
 
 import pytest
 
-from flyte_iap.cache.entry import (
+from flyte_iap.cache import (
     Entry,
+    FileLock,
+    NoLock,
     ServiceAccountEntry,
+    TokenCache,
     UserEntry,
+    UserStore,
+    default_cache_dir,
     entry_from_record,
     entry_name,
     metadata_alias_name,
 )
-from flyte_iap.cache.keyring_store import UserStore
-from flyte_iap.cache.lock import FileLock, NoLock
-from flyte_iap.cache.store import TokenCache, default_cache_dir
 from flyte_iap.errors import CacheError
-from flyte_iap.tokens.fresh import fresh_or_fetch
-from flyte_iap.tokens.lookup import CacheKey
+from flyte_iap.tokens import CacheKey, fresh_or_fetch
 
 NOW = 1_700_000_000.0
 MARGIN = 300.0

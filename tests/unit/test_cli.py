@@ -14,12 +14,8 @@ from flyte_iap.cli.manifests import RENDER_OPTIONS
 from flyte_iap.cli.options import SERVICE_ACCOUNT_OPTIONS, USER_OPTIONS
 from flyte_iap.emulator import Emulator
 
-from ..helpers import AUD, SA, USER, InProcessCli, assert_clean_failure, sa_args, verify
-
-
-@pytest.fixture
-def key(tmp_path: Path, emulator: Emulator) -> Path:
-    return emulator.write_service_account_key(tmp_path / "key.json")
+from ..cli import InProcessCli, assert_clean_failure
+from ..tokens import AUD, SA, USER, sa_args, verify
 
 
 def test_every_option_takes_both_spellings(run_cli: InProcessCli, key: Path) -> None:

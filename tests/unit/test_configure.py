@@ -18,7 +18,8 @@ import yaml
 from flyte_iap.cli.configure import this_command
 from flyte_iap.emulator import Emulator
 
-from ..helpers import AUD, SA, USER, InProcessCli, Result, assert_clean_failure, sa_args, verify
+from ..cli import InProcessCli, Result, assert_clean_failure
+from ..tokens import AUD, SA, USER, sa_args, verify
 
 #: What the in-process command line finds as "this flyte-iap": the venv's console script.
 EXE = os.path.realpath(Path(sys.executable).parent / "flyte-iap")

@@ -23,21 +23,12 @@ from flyte_iap.cli.wiring import Wiring
 from flyte_iap.emulator import Emulator
 from flyte_iap.emulator.keys import SigningKey, b64url_encode
 from flyte_iap.errors import ProtocolError, UsageError
-from flyte_iap.google.claims import decode_parts
-from flyte_iap.google.verify import CLOCK_SKEW, Verdict, verify_id_token
+from flyte_iap.google import CLOCK_SKEW, Verdict, decode_parts, verify_id_token
 from flyte_iap.transport import HttpClient
 
-from ..helpers import (
-    AUD,
-    GOOGLE_ISSUER,
-    InProcessCli,
-    Reply,
-    Result,
-    StubServer,
-    sa_args,
-    signed,
-    v1_certs,
-)
+from ..cli import InProcessCli, Result
+from ..stub_server import Reply, StubServer
+from ..tokens import AUD, GOOGLE_ISSUER, sa_args, signed, v1_certs
 
 ISO_WITH_OFFSET = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d")
 

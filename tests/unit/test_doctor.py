@@ -19,7 +19,9 @@ import yaml
 from flyte_iap.cli.doctor import MARKS
 from flyte_iap.emulator import Emulator
 
-from ..helpers import AUD, SA, InProcessCli, Reply, Result, StubServer, flyte_iap_command
+from ..cli import InProcessCli, Result, flyte_iap_command
+from ..stub_server import Reply, StubServer
+from ..tokens import AUD, SA
 
 VERSION = {"controlPlaneVersion": {"Version": "v1.x", "Build": "b", "BuildTime": "t"}}
 PY = sys.executable
@@ -313,9 +315,9 @@ def test_an_expired_token(
 @pytest.mark.parametrize(
     ("text", "needle"),
     [
-        ("admin: [unclosed\n", "not YAML"),
-        ("- a\n- b\n", "not a YAML mapping"),
-        ("admin: 3\n", "admin is not a mapping"),
+        ("admin: [unclosed\n", "not valid YAML"),
+        ("- a\n- b\n", "holds a list, not a mapping"),
+        ("admin: 3\n", "admin is a number, not a mapping"),
         (yaml.safe_dump({"admin": {"proxyCommand": ["x"]}}), "no admin.endpoint"),
         (yaml.safe_dump({"admin": {"endpoint": "dns:///h"}}), "no admin.proxyCommand"),
         (
@@ -351,7 +353,7 @@ def test_flytectl_config_names_the_file(run_cli: InProcessCli, home: Path) -> No
     other = home / "elsewhere.yaml"
     other.write_text("admin: [\n")
     result = run_cli("doctor", FLYTECTL_CONFIG=str(other))
-    assert str(other) in lines(result)["config"] and "not YAML" in lines(result)["config"]
+    assert str(other) in lines(result)["config"] and "not valid YAML" in lines(result)["config"]
 
 
 def test_a_host_that_does_not_resolve(
@@ -365,8 +367,8 @@ def test_a_host_that_does_not_resolve(
 
 
 def test_insecure_to_a_remote_host_fails_the_tls_check() -> None:
-    from flyte_iap.tokens.doctor.config import parse_endpoint
-    from flyte_iap.tokens.doctor.network import tls_check
+    from flyte_iap.doctor.network import tls_check
+    from flyte_iap.flyteconfig import parse_endpoint
 
     check = tls_check(parse_endpoint("dns:///flyte.example.com", insecure=True), None)
     assert check.status == "fail" and "unencrypted" in check.detail
@@ -509,8 +511,8 @@ def test_grpc_get_version_without_flyteidl() -> None:
     """A real gRPC server that refuses calls without the bearer answers GetVersion."""
     import grpc
 
-    from flyte_iap.tokens.doctor.admin import grpc_check
-    from flyte_iap.tokens.doctor.config import parse_endpoint
+    from flyte_iap.doctor.admin import grpc_check
+    from flyte_iap.flyteconfig import parse_endpoint
 
     seen: list[str] = []
 

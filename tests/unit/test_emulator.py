@@ -24,7 +24,7 @@ from google.oauth2 import service_account
 
 from flyte_iap.emulator import Emulator, EmulatorConfig, run_emulator
 
-from ..helpers import AUD, CONFIG, verify
+from ..tokens import AUD, CONFIG, verify
 
 CLOUD_PLATFORM = "https://www.googleapis.com/auth/cloud-platform"
 TARGET = CONFIG.impersonation_targets[0]

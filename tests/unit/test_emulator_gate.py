@@ -22,7 +22,8 @@ import requests
 from flyte_iap.emulator import Emulator, EmulatorConfig, GateConfigError, GateLimits
 from flyte_iap.emulator.keys import SigningKey, b64url_encode, parse_jwt
 
-from ..helpers import AUD, CONFIG, Cli, sa_args
+from ..cli import Cli
+from ..tokens import AUD, CONFIG, sa_args
 
 IAP_HEADER = "x-goog-iap-generated-response"
 PAUSE = 1.0  # how long the streaming upstream waits between its two pieces

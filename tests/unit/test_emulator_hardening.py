@@ -28,7 +28,8 @@ from google.oauth2 import service_account
 from flyte_iap.emulator import MAX_FAULT_DELAY, Emulator, EmulatorConfig, run_emulator
 from flyte_iap.emulator.server import MAX_REQUEST_BODY, EmulatorHTTPServer
 
-from ..helpers import AUD, InProcessCli, assert_clean_failure
+from ..cli import InProcessCli, assert_clean_failure
+from ..tokens import AUD
 
 NOBODY = 65534  # another user's uid, for files chown-ed away from us
 # Every file `flyte-iap emulator` writes into its state directory.

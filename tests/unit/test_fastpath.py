@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from flyte_iap.cache.entry import ServiceAccountEntry, UserEntry
-from flyte_iap.cache.store import TokenCache
+from flyte_iap.cache import ServiceAccountEntry, TokenCache, UserEntry
 from flyte_iap.cli.fastpath import cached_token
 from flyte_iap.cli.options import SERVICE_ACCOUNT_OPTIONS, parse_simple
 from flyte_iap.emulator import Emulator
-from flyte_iap.google.adc import source_id
+from flyte_iap.google import source_id
 
-from ..helpers import AUD, SA, USER, InProcessCli, sa_args
+from ..cli import InProcessCli
+from ..tokens import AUD, SA, USER, sa_args
 
 NOW = 1_900_000_000.0
 KEY_EMAIL = "ci@p.iam.gserviceaccount.com"

@@ -19,19 +19,10 @@ import requests
 from flyte_iap.cli.app import run
 from flyte_iap.cli.wiring import Wiring
 from flyte_iap.emulator import Emulator, EmulatorConfig
-from flyte_iap.login import pages
-from flyte_iap.login.flow import LoginUi
-from flyte_iap.login.terminal import Terminal
+from flyte_iap.login import LoginUi, Terminal, pages
 
-from ..helpers import (
-    USER,
-    Result,
-    assert_login_failure,
-    isolated_env,
-    user_args,
-    user_grants,
-    verify_user_token,
-)
+from ..cli import Result, assert_login_failure, isolated_env
+from ..tokens import USER, user_args, user_grants, verify_user_token
 
 FORGED_LINE = "flyte-iap: logged in as admin@corp"
 HOSTILE = "\x1b]0;x\x07\n" + FORGED_LINE

@@ -13,10 +13,9 @@ from html.parser import HTMLParser
 import pytest
 import requests
 
-from flyte_iap.login import pages
-from flyte_iap.login.loopback import LoopbackServer
+from flyte_iap.login import LoopbackServer, pages
 
-from ..helpers import STATE, callback, open_tab
+from ..loopback_login import STATE, callback, open_tab
 
 HOSTILE = "<script>alert(1)</script><img src=x onerror=alert(2)>\"'&\x1b]0;x\x07\nforged"
 COMMAND = (

@@ -12,11 +12,9 @@ import pytest
 import requests
 
 from flyte_iap.errors import LoginError, UsageError
-from flyte_iap.login import pages
-from flyte_iap.login.loopback import LoopbackServer
-from flyte_iap.login.pkce import challenge_s256, new_verifier, random_token
+from flyte_iap.login import LoopbackServer, challenge_s256, new_verifier, pages, random_token
 
-from ..helpers import DENIED, STATE, callback, open_tab, port_of, still_waiting
+from ..loopback_login import DENIED, STATE, callback, open_tab, port_of, still_waiting
 
 
 # --- PKCE -------------------------------------------------------------------------------

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 import yaml
 
+from flyte_iap.errors import ManifestError
 from flyte_iap.manifests import (
-    ManifestError,
     RenderedSet,
     RenderOptions,
     SourceDocument,
@@ -24,7 +24,7 @@ from flyte_iap.manifests import (
     render,
 )
 
-from ..helpers import run_manifests as run
+from ..cli import run_manifests as run
 
 DOMAIN = "flyte.example.com"
 

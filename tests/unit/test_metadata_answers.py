@@ -6,11 +6,10 @@ from __future__ import annotations
 import pytest
 
 from flyte_iap.errors import ProtocolError
-from flyte_iap.google.endpoints import Endpoints
-from flyte_iap.google.metadata import MetadataServer
+from flyte_iap.google import Endpoints, MetadataServer
 from flyte_iap.transport import HttpClient
 
-from ..helpers import Reply, StubServer
+from ..stub_server import Reply, StubServer
 
 EMAIL = "node-sa@my-project.iam.gserviceaccount.com"
 

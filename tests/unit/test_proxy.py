@@ -18,22 +18,15 @@ from typing import Any
 import pytest
 import requests
 
-from flyte_iap.cli.proxy import token_source, token_values
+from flyte_iap.cli.options import token_request, token_words
 from flyte_iap.cli.wiring import Wiring
 from flyte_iap.console import Console
 from flyte_iap.emulator import Emulator, EmulatorConfig
-from flyte_iap.tokens.proxy.server import ProxyServer, ProxySettings
-from flyte_iap.tokens.proxy.tokens import TokenProvider
+from flyte_iap.proxy import ProxyServer, ProxySettings, TokenProvider, token_source
 
-from ..helpers import AUD, SA, InProcessCli, isolated_env, verify
+from ..cli import InProcessCli, isolated_env
 from ..proxy_upstream import PAUSE, Upstream
-
-
-@pytest.fixture
-def upstream() -> Iterator[Upstream]:
-    server = Upstream()
-    yield server
-    server.stop()
+from ..tokens import AUD, SA, verify
 
 
 # --- the proxy, in a thread of its own ---------------------------------------------------
@@ -45,8 +38,12 @@ class Proxy:
         key = emu.write_service_account_key(home / "key.json")
         self.wiring = Wiring(isolated_env(home, emu.env()))
         args = ["--webapp_client_id", AUD, "--service_account_key", str(key)]
-        values = token_values(SA, [*args, "--refresh_margin", str(margin)], self.wiring)
-        _, fetch = token_source(SA, values, self.wiring)
+        words = token_words(
+            SA, [*args, "--refresh_margin", str(margin)], self.wiring.env, print, written=False
+        )
+        request = token_request(SA, words.values)
+        run = self.wiring
+        _, fetch = token_source(request, run.services, run.user_store("file"), run.login_ui())
         self.console = Console()
         self.tokens = TokenProvider(fetch, margin=margin, clock=time.time, console=self.console)
         self.loop = asyncio.new_event_loop()

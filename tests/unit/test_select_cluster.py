@@ -20,12 +20,7 @@ from flyteidl2.cluster.payload_pb2 import SelectClusterRequest, SelectClusterRes
 from flyteidl2.cluster.service_connect import ClusterServiceASGIApplication
 from google.protobuf import json_format
 
-from flyte_iap.tokens.proxy.cluster import (
-    MAX_BODY,
-    SELECT_CLUSTER_PATH,
-    NotRewritable,
-    rewrite_select_cluster,
-)
+from flyte_iap.proxy import MAX_BODY, SELECT_CLUSTER_PATH, NotRewritable, rewrite_select_cluster
 
 PUBLIC = "https://flyte.example.com"
 PROXY = "http://localhost:8123"

@@ -10,17 +10,17 @@ from pathlib import Path
 
 import pytest
 
-from flyte_iap.cache.entry import ServiceAccountEntry
-from flyte_iap.cache.store import TokenCache
+from flyte_iap.cache import ServiceAccountEntry, TokenCache
 from flyte_iap.console import Console
 from flyte_iap.emulator import Emulator
 from flyte_iap.errors import CredentialsError, OAuthError, ProtocolError, UsageError
-from flyte_iap.google.adc import source_id
-from flyte_iap.tokens.service_account import ServiceAccountRequest, get_service_account_token
-from flyte_iap.tokens.services import Services
+from flyte_iap.google import source_id
+from flyte_iap.tokens import ServiceAccountRequest, Services, get_service_account_token
 from flyte_iap.transport import HttpClient
 
-from ..helpers import AUD, Reply, StubServer, isolated_env, verify
+from ..cli import isolated_env
+from ..stub_server import Reply, StubServer
+from ..tokens import AUD, verify
 
 
 class Seams:
@@ -50,11 +50,6 @@ class Seams:
 @pytest.fixture
 def seams(home: Path, emulator: Emulator) -> Seams:
     return Seams(home, emulator.env())
-
-
-@pytest.fixture
-def key(tmp_path: Path, emulator: Emulator) -> Path:
-    return emulator.write_service_account_key(tmp_path / "key.json")
 
 
 def get(seams: Seams, key_path: str, refresh_margin: float = 300.0) -> ServiceAccountEntry:
@@ -216,7 +211,7 @@ def test_an_id_token_that_is_not_a_jwt_is_refused(
 def test_the_lock_wait_covers_the_holders_whole_network_budget() -> None:
     """A holder may spend its whole budget on the network (FLYTE_IAP_HTTP_TIMEOUT=30:
     3 x 30 + 10 s): waiters wait that long and more, never less than a minute."""
-    from flyte_iap.tokens.service_account import LOCK_WAIT, lock_wait
+    from flyte_iap.tokens import LOCK_WAIT, lock_wait
 
     assert lock_wait(HttpClient().budget) == LOCK_WAIT  # the default 40 s budget
     assert lock_wait(HttpClient(timeout=30).budget) == 100 + 20

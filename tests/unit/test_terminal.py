@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from flyte_iap.login.terminal import Terminal
+from flyte_iap.login import Terminal
 
 
 def read_pty(master: int, timeout: float = 5.0) -> str:

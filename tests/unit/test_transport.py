@@ -24,8 +24,10 @@ from flyte_iap.transport import (
     raise_for_error,
 )
 
-from ..helpers import InProcessCli, Reply, StubServer, sa_args
+from ..cli import InProcessCli
 from ..raw_servers import JSON_HEAD, drip, endless, head_then_silence, raw_server
+from ..stub_server import Reply, StubServer
+from ..tokens import sa_args
 
 WHAT = "the token endpoint"
 SECRET = "ya29.a0-access-token-that-must-never-be-printed"

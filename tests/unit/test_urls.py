@@ -11,13 +11,13 @@ import pytest
 from google.auth import exceptions
 
 from flyte_iap.errors import UsageError
-from flyte_iap.google.adc import CredentialsFile
+from flyte_iap.google import DEFAULTS, CredentialsFile, Endpoints, check_url
 from flyte_iap.google.auth_transport import GoogleAuthRequest
-from flyte_iap.google.endpoints import DEFAULTS, Endpoints, check_url, is_loopback
 from flyte_iap.google.external_account import CREDENTIAL_URLS, check_credential_urls
+from flyte_iap.hosts import is_loopback
 from flyte_iap.transport import HttpClient
 
-from ..helpers import Reply, StubServer
+from ..stub_server import Reply, StubServer
 
 ACCEPTED = [
     "https://x",

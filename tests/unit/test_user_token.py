@@ -12,19 +12,16 @@ from pathlib import Path
 import pytest
 import requests
 
-from flyte_iap.cache.entry import UserEntry, user_entry_name
-from flyte_iap.cache.keyring_store import UserStore
-from flyte_iap.cache.store import TokenCache
+from flyte_iap.cache import TokenCache, UserEntry, UserStore, user_entry_name
 from flyte_iap.console import Console
 from flyte_iap.emulator import Emulator, EmulatorConfig
 from flyte_iap.errors import LoginError, OAuthError
-from flyte_iap.login.flow import LoginUi
-from flyte_iap.login.terminal import Terminal
-from flyte_iap.tokens.services import Services
-from flyte_iap.tokens.user import UserRequest, get_user_token
+from flyte_iap.login import LoginUi, Terminal
+from flyte_iap.tokens import Services, UserRequest, get_user_token
 from flyte_iap.transport import HttpClient
 
-from ..helpers import isolated_env, user_grants, verify_user_token
+from ..cli import isolated_env
+from ..tokens import user_grants, verify_user_token
 
 
 class Person:
@@ -170,10 +167,11 @@ def test_nobody_to_log_in_fails_at_once_with_the_command_to_run(
     login: Login, emu: Emulator
 ) -> None:
     login.person.present = False
-    command = "flyte-iap login --desktop_client_id D --webapp_client_id W"
+    words = ("flyte-iap", "login", "--desktop_client_id", "D", "--webapp_client_id", "W")
+    command = " ".join(words)
     started = time.monotonic()
     with pytest.raises(LoginError) as caught:
-        login.token(login_command=command)
+        login.token(login_words=words)
     assert time.monotonic() - started < 5  # not the login timeout
     assert f"Run `{command}` in a terminal" in str(caught.value)
     assert emu.count("auth") == 0

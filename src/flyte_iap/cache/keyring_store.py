@@ -7,13 +7,16 @@ back to the file cache with a warning rather than failing the command.
 
 from __future__ import annotations
 
-import contextlib
 import json
-from collections.abc import Callable
-from typing import Any
 
 from flyte_iap.cache.entry import SECRET_FIELDS, UserEntry
-from flyte_iap.cache.store import TokenCache
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
+
+    from flyte_iap.cache.store import TokenCache
 
 KEYRING_SERVICE = "flyte-iap"
 IN_KEYRING = "keyring"
@@ -56,6 +59,8 @@ class UserStore:
             module = self._keyring or _keyring_module(self._warn)
             if module is not None:
                 # Already gone, or the backend refuses: either way nothing is left to keep.
+                import contextlib
+
                 with contextlib.suppress(Exception):
                     module.delete_password(KEYRING_SERVICE, name)
         return self.cache.delete(name)

@@ -1,43 +1,7 @@
-"""Where the cache is and what every file in it is called, decided here and nowhere else."""
+"""What every file in the cache is called, decided here and nowhere else."""
 
 from __future__ import annotations
 
-import os
-import sys
-
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from collections.abc import Mapping
-
-
-def default_cache_dir(env: Mapping[str, str]) -> str:
-    """``FLYTE_IAP_CACHE_DIR``, else ``$XDG_CACHE_HOME/flyte-iap``, else ``~/.cache/flyte-iap``.
-
-    On Windows the fallback is ``%LOCALAPPDATA%\\flyte-iap\\cache``. A relative
-    ``FLYTE_IAP_CACHE_DIR`` is a UsageError: the cache would follow the working
-    directory of whoever runs the command.
-    """
-    explicit = env.get("FLYTE_IAP_CACHE_DIR")
-    if explicit:
-        path = os.path.expanduser(explicit)
-        if not os.path.isabs(path):
-            from flyte_iap.errors import UsageError
-
-            raise UsageError(
-                f"FLYTE_IAP_CACHE_DIR is {explicit!r}: give an absolute path (like "
-                "~/.cache/flyte-iap), or unset it"
-            )
-        return path
-    if sys.platform == "win32":
-        base = env.get("LOCALAPPDATA") or os.path.expanduser("~\\AppData\\Local")
-        return os.path.join(base, "flyte-iap", "cache")
-    xdg = env.get("XDG_CACHE_HOME")
-    if xdg and os.path.isabs(xdg):
-        return os.path.join(xdg, "flyte-iap")
-    return os.path.join(os.path.expanduser("~"), ".cache", "flyte-iap")
-
-
-# --- the file of every entry -----------------------------------------------------------
 _SAFE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.@-")
 _LONGEST = 180
 

@@ -1,4 +1,5 @@
-"""Where the entries of a cache directory live, and whom that directory is trusted by.
+"""Where the cache is (:func:`default_cache_dir`), where the entries of a cache directory
+live, and whom that directory is trusted by.
 
 The directory asked for is used as it is when it is this user's and nobody else can
 write it. Otherwise it is never chmod-ed (it may be ``/tmp``, or a directory another
@@ -10,8 +11,40 @@ cache is refused. Standard library only: on the fast path.
 from __future__ import annotations
 
 import os
+import sys
 
 from flyte_iap.files import NotTrusted, directory_problem, euid
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+
+def default_cache_dir(env: Mapping[str, str]) -> str:
+    """``FLYTE_IAP_CACHE_DIR``, else ``$XDG_CACHE_HOME/flyte-iap``, else ``~/.cache/flyte-iap``.
+
+    On Windows the fallback is ``%LOCALAPPDATA%\\flyte-iap\\cache``. A relative
+    ``FLYTE_IAP_CACHE_DIR`` is a UsageError: the cache would follow the working
+    directory of whoever runs the command.
+    """
+    explicit = env.get("FLYTE_IAP_CACHE_DIR")
+    if explicit:
+        path = os.path.expanduser(explicit)
+        if not os.path.isabs(path):
+            from flyte_iap.errors import UsageError
+
+            raise UsageError(
+                f"FLYTE_IAP_CACHE_DIR is {explicit!r}: give an absolute path (like "
+                "~/.cache/flyte-iap), or unset it"
+            )
+        return path
+    if sys.platform == "win32":
+        base = env.get("LOCALAPPDATA") or os.path.expanduser("~\\AppData\\Local")
+        return os.path.join(base, "flyte-iap", "cache")
+    xdg = env.get("XDG_CACHE_HOME")
+    if xdg and os.path.isabs(xdg):
+        return os.path.join(xdg, "flyte-iap")
+    return os.path.join(os.path.expanduser("~"), ".cache", "flyte-iap")
 
 
 def entries_directory(requested: str, *, create: bool) -> str:

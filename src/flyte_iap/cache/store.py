@@ -17,7 +17,6 @@ import json
 import os
 
 from flyte_iap.cache.entry import entry_from_record
-from flyte_iap.cache.names import default_cache_dir as default_cache_dir
 from flyte_iap.cache.names import metadata_alias_name
 from flyte_iap.cache.place import (
     entries_directory,

@@ -17,10 +17,9 @@ from collections.abc import Mapping
 
 import click
 
-from flyte_iap.cli.options import CLIENT_SECRET, VERBOSE
+from flyte_iap.cli.options import CLIENT_SECRET, VERBOSE, token_request, token_words
 from flyte_iap.cli.params import click_option, wiring
-from flyte_iap.cli.tokenargs import token_arguments
-from flyte_iap.errors import FlyteIapError, UsageError, shown
+from flyte_iap.errors import ConfigError, FlyteIapError, UsageError, shown
 from flyte_iap.files import NotTrusted, read_small_file
 
 #: A Flyte config is a few hundred bytes; anything far larger is not one.
@@ -52,26 +51,36 @@ def configure(
     TOKEN_COMMAND is generate-user-id-token or generate-service-account-id-token. Every
     other key and comment of an existing file is kept as it was.
     """
-    from flyte_iap.flyteconfig import ConfigError, checked_endpoint, is_loopback, write_target
+    from flyte_iap.flyteconfig import write_target
 
-    env = wiring().env
+    run = wiring()
     values: _Values = {}
     if endpoint is not None:  # the order of new keys in a new file
-        try:
-            loopback = is_loopback(checked_endpoint(endpoint))
-        except ConfigError as exc:
-            raise UsageError(str(exc)) from None
-        values.update(endpoint=endpoint, insecure=loopback)
-    values["proxyCommand"] = [
-        *this_command(),
-        token_command,
-        *token_arguments(token_command, token_args, env),
-    ]
-    path = config_path(config, env)
+        values.update(endpoint=endpoint, insecure=_loopback(endpoint))
+    words = token_words(token_command, token_args, run.env, run.console.warn, written=True)
+    token_request(token_command, words.values)  # checked as the command will check them
+    values["proxyCommand"] = [*this_command(), token_command, *words.words]
+    path = config_path(config, run.env)
     try:
         _write(path, write_target(path), values)
     except ConfigError as exc:
         raise _refused(path, str(exc)) from None
+
+
+def _loopback(endpoint: str) -> bool:
+    """Whether ``endpoint`` (``dns:///HOST[:PORT]``) is this machine, which speaks plain
+    gRPC (the emulator's gate, a port-forward); a UsageError if it is no such endpoint."""
+    from flyte_iap.flyteconfig import parse_endpoint
+
+    try:
+        parsed = parse_endpoint(endpoint, insecure=False)
+    except ConfigError as exc:
+        raise UsageError(f"--endpoint {shown(endpoint, 80)!r}: {exc}") from None
+    if parsed.scheme not in ("", "dns:///"):
+        raise UsageError(
+            "--endpoint is a gRPC target, not a URL: write dns:///HOST or dns:///HOST:PORT"
+        )
+    return parsed.loopback
 
 
 def _write(path: str, target: str, values: _Values) -> None:

@@ -14,8 +14,7 @@ import click
 from flyte_iap.cli.options import VERBOSE
 from flyte_iap.cli.params import click_option, wiring
 from flyte_iap.errors import ProtocolError, UsageError, shown
-from flyte_iap.google.claims import decode_parts
-from flyte_iap.google.verify import Verdict, duration, is_time, local_time
+from flyte_iap.google import Verdict, decode_parts, duration, is_time, local_time
 
 #: The most read from stdin or taken from the command line: Google's tokens are ~1 KiB.
 MAX_TOKEN = 64 * 1024
@@ -56,8 +55,7 @@ def decode(token: str | None, verify: bool, audience: str | None) -> int:
     lines = describe(header, claims, now)
     verdicts: list[Verdict] = []
     if verify:
-        from flyte_iap.google.endpoints import Endpoints
-        from flyte_iap.google.verify import verify_id_token
+        from flyte_iap.google import Endpoints, verify_id_token
 
         certs_uri = Endpoints.from_env(run.env).certs_uri
         verdicts = verify_id_token(text.strip(), str(audience), certs_uri, run.http, now)

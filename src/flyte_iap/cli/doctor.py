@@ -16,18 +16,13 @@ import sys
 from collections.abc import Mapping
 
 import click
-import requests
-import requests.adapters
 
 from flyte_iap.cli.options import SERVICE_ACCOUNT_TOKEN_COMMAND, USER_TOKEN_COMMAND, VERBOSE
 from flyte_iap.cli.params import click_option, wiring
-from flyte_iap.errors import UsageError, shown
+from flyte_iap.doctor import DEFAULT_TIMEOUT, DoctorRequest, Probes, Status, diagnose
+from flyte_iap.errors import ConfigError, UsageError, shown
 
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from flyte_iap.tokens.doctor import Probes
-
-MARKS = {"ok": "✓", "fail": "✗", "na": "\N{EN DASH}"}
+MARKS = {Status.OK: "✓", Status.FAIL: "✗", Status.NA: "\N{EN DASH}"}
 TIMEOUT_VARIABLE = "FLYTE_IAP_DOCTOR_COMMAND_TIMEOUT"
 #: Seconds per request to the endpoint: a healthy IAP answers in well under one.
 PROBE_TIMEOUT = 10.0
@@ -57,8 +52,6 @@ def doctor(
     --webapp_client_id ID`. Exit 0 only when no check failed; the token is never
     shown. FLYTE_IAP_DOCTOR_COMMAND_TIMEOUT (seconds, default 60) bounds the command.
     """
-    from flyte_iap.tokens.doctor import FAIL, DoctorRequest, diagnose
-
     run = wiring()
     words = list(command)
     if words and words[0] in (SERVICE_ACCOUNT_TOKEN_COMMAND, USER_TOKEN_COMMAND):
@@ -78,7 +71,7 @@ def doctor(
     failed, alarms = 0, []
     for check in diagnose(request, _probes()):
         click.echo(f"{MARKS[check.status]} {check.name:<{_WIDTH}} {check.detail}")
-        if check.status == FAIL:
+        if check.status is Status.FAIL:
             failed += 1
             click.echo(f"  {'':<{_WIDTH}} fix: {check.fix}")
         if check.alarm:
@@ -93,57 +86,29 @@ def doctor(
 
 
 def _probes() -> Probes:
-    from flyte_iap.google.endpoints import Endpoints
-    from flyte_iap.tokens.doctor import Probes
+    from flyte_iap.google import Endpoints
     from flyte_iap.transport import HttpClient, http_timeout
 
     run = wiring()
     timeout = min(http_timeout(run.env), PROBE_TIMEOUT)
 
     def endpoint_http(ca_cert: str | None) -> HttpClient:
-        session = requests.Session()
-        if ca_cert:
-            session.mount("https://", _PrivateCa(ca_cert))
         return HttpClient(
             timeout=timeout,
             tries=1,
             budget=3 * timeout + 1,
             sleep=run.sleep,
             debug=run.console.debug,
-            session=session,
+            ca_file=ca_cert,
         )
 
     certs_uri = Endpoints.from_env(run.env).certs_uri
     return Probes(run.env, endpoint_http, run.http, certs_uri, run.clock)
 
 
-class _PrivateCa(requests.adapters.HTTPAdapter):
-    """Verifies with admin.caCertFilePath even when REQUESTS_CA_BUNDLE is set (requests
-    lets that variable win over a session's own ``verify``)."""
-
-    def __init__(self, ca_cert: str) -> None:
-        super().__init__()
-        self.ca_cert = ca_cert
-
-    def send(
-        self,
-        request: requests.PreparedRequest,
-        stream: bool = False,
-        timeout: float | tuple[float, float] | tuple[float, None] | None = None,
-        verify: bool | str = True,
-        cert: bytes | str | tuple[bytes | str, bytes | str] | None = None,
-        proxies: Mapping[str, str] | None = None,
-    ) -> requests.Response:
-        return super().send(
-            request, stream=stream, timeout=timeout, verify=self.ca_cert, cert=cert, proxies=proxies
-        )
-
-
 def command_timeout(env: Mapping[str, str]) -> float:
     """FLYTE_IAP_DOCTOR_COMMAND_TIMEOUT in seconds (default 60); a UsageError unless
     0 < it <= 600."""
-    from flyte_iap.tokens.doctor.command import DEFAULT_TIMEOUT
-
     raw = env.get(TIMEOUT_VARIABLE, str(DEFAULT_TIMEOUT))
     try:
         value = float(raw)
@@ -158,11 +123,11 @@ def command_timeout(env: Mapping[str, str]) -> float:
 
 
 def _check_endpoint(endpoint: str, insecure: bool) -> None:
-    from flyte_iap.tokens.doctor.config import parse_endpoint
+    from flyte_iap.flyteconfig import parse_endpoint
 
     try:
         parse_endpoint(endpoint, insecure=insecure)
-    except ValueError as exc:
+    except ConfigError as exc:
         raise UsageError(f"--endpoint {shown(endpoint, 80)!r}: {exc}") from None
 
 

@@ -8,14 +8,14 @@ from pathlib import Path
 
 import click
 
-from flyte_iap.cli.options import FLAG, INTEGER, NUMBER, Option
+from flyte_iap.cli.options import Option
 from flyte_iap.cli.params import click_options
 from flyte_iap.errors import FlyteIapError, UsageError
 
 _option = partial(Option, dashed=True)
 EMULATOR_OPTIONS = (
     _option(
-        "port", "Port on 127.0.0.1 (0: any free port).", kind=INTEGER, default="0", minimum=0,
+        "port", "Port on 127.0.0.1 (0: any free port).", kind=int, default="0", minimum=0,
         maximum=65535,
     ),
     _option(
@@ -23,7 +23,7 @@ EMULATOR_OPTIONS = (
         "Where to write the sample key and ADC files (default: a new temporary directory).",
         metavar="DIRECTORY",
     ),
-    _option("auto_approve", "Approve every consent request at once (for scripts).", kind=FLAG),
+    _option("auto_approve", "Approve every consent request at once (for scripts).", kind=bool),
     _option(
         "iap_upstream",
         "Also serve an IAP gate on another port: it checks each request's proxy-authorization "
@@ -31,11 +31,11 @@ EMULATOR_OPTIONS = (
         metavar="URL",
     ),
     _option(
-        "iap_gate_port", "Port of the IAP gate on 127.0.0.1 (0: any free port).", kind=INTEGER,
+        "iap_gate_port", "Port of the IAP gate on 127.0.0.1 (0: any free port).", kind=int,
         default="0", minimum=0, maximum=65535,
     ),
     _option(
-        "exit_after", "Stop after this many seconds (default: at Ctrl-C).", kind=NUMBER,
+        "exit_after", "Stop after this many seconds (default: at Ctrl-C).", kind=float,
         minimum=0, metavar="SECONDS",
     ),
 )  # fmt: skip
@@ -92,6 +92,6 @@ def emulator(
 @click.command("demo")
 def demo() -> None:
     """Show the whole flow against a built-in emulator: no Google project needed."""
-    from flyte_iap.emulator.demo import run_demo
+    from flyte_iap.emulator import run_demo
 
     run_demo(sys.stdout)

@@ -4,6 +4,9 @@ Every ``pyflyte`` request may run ``proxyCommand``; when the cache holds a
 valid token this returns it with only ``os``, ``json`` and ``time`` loaded.
 Anything unusual (``--help``, an unknown option, ``--verbose``, a miss)
 returns None and the full command line takes over.
+
+The light modules are imported by their own path, not through a package face
+(docs/design.md, "Speed"): the import contract then sees each one the fast path loads.
 """
 
 from __future__ import annotations
@@ -11,9 +14,10 @@ from __future__ import annotations
 import os
 import time
 
-from flyte_iap.cache.store import TokenCache, default_cache_dir
-from flyte_iap.cli.options import TOKEN_COMMANDS, USER_TOKEN_COMMAND, parse_simple
-from flyte_iap.tokens.lookup import fresh_entry, service_account_key, user_key
+from flyte_iap.cache.place import default_cache_dir
+from flyte_iap.cache.store import TokenCache
+from flyte_iap.cli.options import TOKEN_COMMANDS, parse_simple, token_request
+from flyte_iap.tokens.request import ServiceAccountRequest, fresh_entry
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -33,20 +37,10 @@ def cached_token(
         return None
     env = os.environ if env is None else env
     cache = TokenCache(default_cache_dir(env))
-    audience = str(values["webapp_client_id"])
-    if args[0] == USER_TOKEN_COMMAND:
-        key = user_key(str(values["desktop_client_id"]), audience)
+    request = token_request(args[0], values)
+    if isinstance(request, ServiceAccountRequest):
+        key = request.cache_key(env, cache)
     else:
-        key = service_account_key(
-            audience,
-            _text(values.get("service_account_key")),
-            _text(values.get("impersonate_service_account")),
-            env,
-            cache,
-        )
-    entry = fresh_entry(cache, key.name, float(values["refresh_margin"]), clock())
+        key = request.cache_key()
+    entry = fresh_entry(cache, key.name, request.refresh_margin, clock())
     return entry.id_token if entry is not None else None
-
-
-def _text(value: object) -> str | None:
-    return value if isinstance(value, str) else None

@@ -1,25 +1,30 @@
 """``flyte-iap manifests``: render the IAP deployment objects and lint them.
 
-Bad input (a :class:`ManifestError` from the renderer or the reader) becomes a
-:class:`UsageError` (exit 2), which the main command line prints; ``check``
-exits 1 itself when it has findings.
+Bad input is a :class:`~flyte_iap.errors.ManifestError` from the renderer or the
+reader, a usage error (exit 2) that the main command line prints; ``check`` exits 1
+itself when it has findings.
 """
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
 
 import click
 
 from flyte_iap.cli.app import Group
-from flyte_iap.cli.options import INTEGER, Option
+from flyte_iap.cli.options import Option
 from flyte_iap.cli.params import click_options
 from flyte_iap.errors import UsageError
-from flyte_iap.manifests import ManifestError, RenderOptions, render
+from flyte_iap.manifests import (
+    RenderOptions,
+    check_documents,
+    read,
+    render,
+    stream,
+    write_output_dir,
+)
 
 manifests = Group(
     "manifests",
@@ -32,7 +37,7 @@ _option = partial(Option, dashed=True)
 
 
 def _port(name: str, help: str, default: str) -> Option:
-    return _option(name, help, kind=INTEGER, default=default, minimum=1, maximum=65535)
+    return _option(name, help, kind=int, default=default, minimum=1, maximum=65535)
 
 
 RENDER_OPTIONS = (
@@ -56,27 +61,16 @@ RENDER_OPTIONS = (
 )
 
 
-@contextmanager
-def _as_usage_errors() -> Iterator[None]:
-    try:
-        yield
-    except ManifestError as exc:
-        raise UsageError(str(exc)) from exc
-
-
 @manifests.command("render")
 @click_options(RENDER_OPTIONS)
 def render_command(output_dir: str | None, **options: object) -> None:
     """Render the istio/gateway Helm values and the objects of the IAP deployment guide."""
-    from flyte_iap.manifests import yaml_io
-
-    with _as_usage_errors():
-        rendered = render(RenderOptions(**options).validated())  # type: ignore[arg-type]
-        if output_dir is None:
-            click.echo(yaml_io.stream(rendered), nl=False)
-            return
-        for path in yaml_io.write_output_dir(rendered, Path(output_dir)):
-            click.echo(f"wrote {path}", err=True)
+    rendered = render(RenderOptions(**options).validated())  # type: ignore[arg-type]
+    if output_dir is None:
+        click.echo(stream(rendered), nl=False)
+        return
+    for path in write_output_dir(rendered, Path(output_dir)):
+        click.echo(f"wrote {path}", err=True)
 
 
 @manifests.command("check")
@@ -86,15 +80,10 @@ def check_command(files: tuple[str, ...]) -> None:
 
     Prints one line per finding on stdout and exits 1 if there is any.
     """
-    from flyte_iap.manifests import yaml_io
-    from flyte_iap.manifests.checks import check_documents
-
-    stdin = sys.stdin
-    with _as_usage_errors():
-        documents = [doc for path in files for doc in yaml_io.read(path, stdin)]
-        if not documents:
-            raise UsageError(f"no YAML documents in {', '.join(files)} — nothing to check")
-        findings = check_documents(documents)
+    documents = [doc for path in files for doc in read(path, sys.stdin)]
+    if not documents:
+        raise UsageError(f"no YAML documents in {', '.join(files)} — nothing to check")
+    findings = check_documents(documents)
     for finding in findings:
         click.echo(str(finding))
     if findings:

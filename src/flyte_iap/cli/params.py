@@ -1,4 +1,5 @@
-"""Click options from the tables in ``options``, and ``--verbose`` worked out once."""
+"""The option tables' click form (``options`` holds the tables and the other readers),
+``--verbose`` worked out once, and the run's composition root from click's context."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Any, TypeVar
 
 import click
 
-from flyte_iap.cli.options import FLAG, INTEGER, NUMBER, VERBOSE, Option
+from flyte_iap.cli.options import VERBOSE, Option
 from flyte_iap.cli.wiring import Wiring
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -36,12 +37,12 @@ def click_option(option: Option) -> Callable[[F], F]:
             callback=_set_verbose,
             help=option.help,
         )
-    if option.kind == FLAG:
+    if option.flag:
         return click.option(*spellings, is_flag=True, help=option.help)
     extra: dict[str, Any] = {}
-    if option.kind == NUMBER:
+    if option.kind is float:
         extra["type"] = _Seconds(min=option.minimum, max=option.maximum)
-    elif option.kind == INTEGER:
+    elif option.kind is int:
         extra["type"] = click.IntRange(
             None if option.minimum is None else int(option.minimum),
             None if option.maximum is None else int(option.maximum),

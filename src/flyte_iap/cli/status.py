@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from flyte_iap.cache.entry import UserEntry
+from flyte_iap.cache import UserEntry
 from flyte_iap.cli.params import wiring
 from flyte_iap.errors import shown
 

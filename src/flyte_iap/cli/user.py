@@ -2,24 +2,11 @@
 
 from __future__ import annotations
 
-import shlex
-
 import click
 
-from flyte_iap.cli.options import (
-    CLIENT_SECRET,
-    DESKTOP_CLIENT_ID,
-    LOGOUT_OPTIONS,
-    PROJECT,
-    SECRET_NAME,
-    USER_OPTIONS,
-    USER_TOKEN_COMMAND,
-    WEBAPP_CLIENT_ID,
-)
+from flyte_iap.cli.options import LOGOUT_OPTIONS, USER_OPTIONS, USER_TOKEN_COMMAND, token_request
 from flyte_iap.cli.params import click_options, wiring
-from flyte_iap.cli.wiring import Wiring
-from flyte_iap.errors import UsageError, shown
-from flyte_iap.tokens.user import UserRequest, get_user_token
+from flyte_iap.errors import shown
 
 
 def _user_command(name: str, *, force_login: bool, summary: str) -> click.Command:
@@ -27,34 +14,15 @@ def _user_command(name: str, *, force_login: bool, summary: str) -> click.Comman
 
     @click.command(name, help=summary)
     @click_options(USER_OPTIONS)
-    def command(
-        desktop_client_id: str,
-        desktop_client_secret_gcp_secret_name: str | None,
-        webapp_client_id: str,
-        project: str | None,
-        desktop_client_secret: str | None,
-        no_browser: bool,
-        port: int | None,
-        timeout: float,
-        cache: str,
-        refresh_margin: float,
-    ) -> None:
+    def command(**values: object) -> None:
+        from flyte_iap.tokens import UserRequest, get_user_token
+
         run = wiring()
-        request = user_request(
-            run,
-            desktop_client_id=desktop_client_id,
-            audience=webapp_client_id,
-            secret_name=desktop_client_secret_gcp_secret_name,
-            project=project,
-            client_secret=desktop_client_secret,
-            no_browser=no_browser,
-            port=port or 0,
-            timeout=timeout,
-            cache=cache,
-            refresh_margin=refresh_margin,
-            force_login=force_login,
+        request = token_request(
+            USER_TOKEN_COMMAND, values, force_login=force_login, warn=run.console.warn
         )
-        entry = get_user_token(request, run.services, run.user_store(cache), run.login_ui())
+        assert isinstance(request, UserRequest)
+        entry = get_user_token(request, run.services, run.user_store(request.cache), run.login_ui())
         if not force_login:
             click.echo(entry.id_token)
             return
@@ -62,70 +30,6 @@ def _user_command(name: str, *, force_login: bool, summary: str) -> click.Comman
         click.echo(f"flyte-iap: token cached; it expires in {left:.0f} min", err=True)
 
     return command
-
-
-def user_request(
-    run: Wiring,
-    *,
-    desktop_client_id: str,
-    audience: str,
-    secret_name: str | None,
-    project: str | None,
-    client_secret: str | None,
-    no_browser: bool,
-    port: int,
-    timeout: float,
-    cache: str,
-    refresh_margin: float,
-    force_login: bool = False,
-) -> UserRequest:
-    """The request of a person's token from the command line's values (the token commands
-    and ``proxy``): ``--cache`` checked, and a warning for a secret given on it."""
-    if cache not in ("file", "keyring"):
-        raise UsageError(f"--cache is {shown(cache)!r}: use 'file' or 'keyring'")
-    if client_secret:
-        run.console.warn(
-            "warning: --desktop_client_secret can be read by every user of this machine "
-            "(ps, /proc); set FLYTE_IAP_DESKTOP_CLIENT_SECRET instead, or use Secret Manager"
-        )
-    return UserRequest(
-        desktop_client_id=desktop_client_id,
-        audience=audience,
-        secret_name=secret_name,
-        project=project,
-        client_secret=client_secret,
-        no_browser=no_browser,
-        port=port,
-        login_timeout=timeout,
-        refresh_margin=refresh_margin,
-        force_login=force_login,
-        login_command=login_command_for(
-            desktop_client_id, audience, secret_name, project, client_secret
-        ),
-    )
-
-
-def login_command_for(
-    desktop_client_id: str,
-    audience: str,
-    secret_name: str | None,
-    project: str | None,
-    client_secret: str | None,
-) -> str:
-    """The ``flyte-iap login`` a person should run in a terminal (never with the secret)."""
-    args = [
-        "flyte-iap",
-        "login",
-        DESKTOP_CLIENT_ID.spellings[0],
-        desktop_client_id,
-        WEBAPP_CLIENT_ID.spellings[0],
-        audience,
-    ]
-    if secret_name and project:
-        args += [SECRET_NAME.spellings[0], secret_name, PROJECT.spellings[0], project]
-    if client_secret:
-        args += [CLIENT_SECRET.spellings[0], "..."]
-    return shlex.join(args)
 
 
 generate_user_id_token = _user_command(
@@ -144,10 +48,10 @@ login = _user_command(
 @click_options(LOGOUT_OPTIONS)
 def logout(desktop_client_id: str, webapp_client_id: str) -> None:
     """Revoke the saved refresh token at Google and delete the cached login."""
-    from flyte_iap.tokens.logout import logout as forget
+    from flyte_iap.tokens import log_out
 
     run = wiring()
-    email = forget(desktop_client_id, webapp_client_id, run.services, run.user_store("file"))
+    email = log_out(desktop_client_id, webapp_client_id, run.services, run.user_store("file"))
     if email is None:
         run.console.say(f"flyte-iap: no saved login for {desktop_client_id} / {webapp_client_id}")
         return

@@ -2,7 +2,8 @@
 
 Commands take what they need from here; use cases are handed it (``Services``)
 and never read ``os.environ`` or the clock themselves. Tests build a ``Wiring``
-with their own environment.
+with their own environment. Each seam is built, and its modules imported, only when a
+command asks for it: ``status`` needs the cache but no HTTP stack, ``decode`` neither.
 """
 
 from __future__ import annotations
@@ -12,12 +13,14 @@ import time
 from collections.abc import Callable, Mapping
 from functools import cached_property
 
-from flyte_iap.cache.keyring_store import UserStore
-from flyte_iap.cache.store import TokenCache, default_cache_dir
+from flyte_iap.cache import TokenCache, UserStore, default_cache_dir
 from flyte_iap.console import Console
-from flyte_iap.login.flow import LoginUi
-from flyte_iap.tokens.services import Services
-from flyte_iap.transport import HttpClient, http_timeout
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from flyte_iap.login import LoginUi
+    from flyte_iap.tokens import Services
+    from flyte_iap.transport import HttpClient
 
 
 class Wiring:
@@ -46,12 +49,16 @@ class Wiring:
 
     @cached_property
     def http(self) -> HttpClient:
+        from flyte_iap.transport import HttpClient, http_timeout
+
         return HttpClient(
             timeout=http_timeout(self.env), sleep=self.sleep, debug=self.console.debug
         )
 
     @cached_property
     def services(self) -> Services:
+        from flyte_iap.tokens import Services
+
         return Services(self.env, self.cache, self.http, self.console, self.clock)
 
     def user_store(self, backend: str) -> UserStore:
@@ -59,7 +66,6 @@ class Wiring:
         return UserStore(self.cache, backend, self.console.warn)
 
     def login_ui(self) -> LoginUi:
-        from flyte_iap.login.browser import open_browser
-        from flyte_iap.login.terminal import Terminal
+        from flyte_iap.login import LoginUi, Terminal, open_browser
 
         return LoginUi(Terminal(), open_browser)

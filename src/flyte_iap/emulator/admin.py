@@ -2,14 +2,22 @@
 
 Only the emulator's own clients may use them: a web page the developer happens to
 have open must not inject faults, revoke keys or mint refresh tokens, neither by a
-cross-site "simple" POST nor through DNS rebinding (issue 8, item 16).
+cross-site "simple" POST nor through DNS rebinding.
 """
 
 from __future__ import annotations
 
-from . import routes
-from .state import checked_fault
-from .wire import Context, Request, Response, api_error, json_response, own_hosts, own_origins
+from flyte_iap.emulator import routes
+from flyte_iap.emulator.records import checked_fault
+from flyte_iap.emulator.wire import (
+    Context,
+    Request,
+    Response,
+    api_error,
+    json_response,
+    own_hosts,
+    own_origins,
+)
 
 # Fetch metadata a browser sends; anything else is another site (or a nested frame).
 _OWN_FETCH_SITES = frozenset({"same-origin", "none"})

@@ -6,8 +6,8 @@ import html
 import re
 import urllib.parse
 
-from .state import AuthRequest
-from .wire import Context, Request, Response, own_origins, redirect, text_response
+from flyte_iap.emulator.records import AuthRequest
+from flyte_iap.emulator.wire import Context, Request, Response, own_origins, redirect, text_response
 
 _LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
@@ -34,7 +34,8 @@ def _error_page(error: str, description: str) -> Response:
     return text_response(400, body, "text/html")
 
 
-def _is_loopback(uri: str) -> bool:
+def _allowed_redirect(uri: str) -> bool:
+    """Whether Google takes ``uri`` as a desktop client's redirect: http to a loopback host."""
     parts = urllib.parse.urlsplit(uri)
     return parts.scheme == "http" and (parts.hostname or "") in _LOOPBACK_HOSTS
 
@@ -44,7 +45,7 @@ def _validate(ctx: Context, req: Request) -> tuple[str, str] | None:
     client_id = req.param("client_id")
     if not ctx.state.client_known(client_id):
         return "invalid_client", f"The OAuth client was not found: {client_id!r}."
-    if not _is_loopback(req.param("redirect_uri")):
+    if not _allowed_redirect(req.param("redirect_uri")):
         return "redirect_uri_mismatch", (
             "redirect_uri must be a loopback address (http://127.0.0.1:PORT/ or "
             f"http://localhost:PORT/), not {req.param('redirect_uri')!r}."

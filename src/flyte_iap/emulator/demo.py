@@ -16,9 +16,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
-from .config import EmulatorConfig
-from .emulator import Emulator
-from .keys import parse_jwt
+from flyte_iap.emulator.config import EmulatorConfig
+from flyte_iap.emulator.emulator import Emulator
+from flyte_iap.emulator.keys import parse_jwt
 
 SA = "generate-service-account-id-token"
 

@@ -10,8 +10,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .keys import SigningKey
-from .tokens import numeric_id
+from flyte_iap.emulator.keys import SigningKey
+from flyte_iap.emulator.tokens import numeric_id
 
 FEDERATION_AUDIENCE = (
     "//iam.googleapis.com/projects/1/locations/global/workloadIdentityPools/p/providers/gh"
@@ -29,7 +29,7 @@ def write_private(path: Path, text: str) -> Path:
 
     The text goes to a new name (``O_CREAT|O_EXCL|O_NOFOLLOW``) in the same directory,
     opened once, and is then renamed over ``path``: a symlink someone planted at either
-    name is replaced, never followed into a file of the user's (issue 8, item 15).
+    name is replaced, never followed into a file of the user's.
     """
     path = Path(path)
     at = _open_directory(path.parent)

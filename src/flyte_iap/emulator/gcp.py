@@ -7,7 +7,7 @@ import datetime
 import re
 from collections.abc import Callable
 
-from .wire import (
+from flyte_iap.emulator.wire import (
     Context,
     Request,
     Response,

@@ -10,8 +10,8 @@ import secrets
 import urllib.parse
 from typing import Any
 
-from .keys import JwtError, b64url_encode, parse_jwt, verify_signature
-from .wire import Context, Request, Response, json_response, oauth_error
+from flyte_iap.emulator.keys import JwtError, b64url_encode, parse_jwt, verify_signature
+from flyte_iap.emulator.wire import Context, Request, Response, json_response, oauth_error
 
 JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"

@@ -6,8 +6,8 @@ import re
 from collections.abc import Callable
 from typing import NamedTuple
 
-from . import consent, gcp, oauth
-from .wire import Context, Request, Response
+from flyte_iap.emulator import consent, gcp, oauth
+from flyte_iap.emulator.wire import Context, Request, Response
 
 Handler = Callable[[Context, Request, "re.Match[str]"], Response]
 

@@ -6,10 +6,10 @@ import threading
 from pathlib import Path
 from typing import TextIO
 
-from .config import EmulatorConfig
-from .emulator import Emulator
-from .gate import Upstream
-from .statedir import StateDirError, prepare_state_dir
+from flyte_iap.emulator.config import EmulatorConfig
+from flyte_iap.emulator.emulator import Emulator
+from flyte_iap.emulator.gate import Upstream
+from flyte_iap.emulator.statedir import StateDirError, prepare_state_dir
 
 
 class ListenError(Exception):

@@ -12,9 +12,9 @@ import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from . import admin, routes
-from .state import Fault
-from .wire import (
+from flyte_iap.emulator import admin, routes
+from flyte_iap.emulator.records import Fault
+from flyte_iap.emulator.wire import (
     Context,
     Request,
     Response,

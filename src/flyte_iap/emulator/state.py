@@ -13,14 +13,14 @@ from dataclasses import dataclass, field
 
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from .records import MAX_FAULT_DELAY as MAX_FAULT_DELAY
-from .records import AccessGrant as AccessGrant
-from .records import AuthCode as AuthCode
-from .records import AuthRequest as AuthRequest
-from .records import Fault as Fault
-from .records import RefreshGrant as RefreshGrant
-from .records import ServiceAccountKey as ServiceAccountKey
-from .records import checked_fault as checked_fault
+from flyte_iap.emulator.records import (
+    AccessGrant,
+    AuthCode,
+    AuthRequest,
+    Fault,
+    RefreshGrant,
+    ServiceAccountKey,
+)
 
 AUTH_CODE_LIFETIME = 300.0
 

@@ -1,9 +1,9 @@
 """The state directory of ``flyte-iap emulator``: where its key and ADC files go.
 
 Those files hold private keys and refresh tokens, and the README's own example puts
-the directory under /tmp. So it is the user's own and private (issue 8, item 15): a
-new one is created 0700; an existing one owned by another user, or writable by group
-or others, is refused rather than written into (or chmod-ed: it is not ours to change).
+the directory under /tmp. So it is the user's own and private: a new one is created
+0700; an existing one owned by another user, or writable by group or others, is
+refused rather than written into (or chmod-ed: it is not ours to change).
 """
 
 from __future__ import annotations

@@ -6,9 +6,9 @@ import hashlib
 import secrets
 from typing import Any
 
-from .config import EmulatorConfig
-from .keys import SigningKey
-from .state import EmulatorState
+from flyte_iap.emulator.config import EmulatorConfig
+from flyte_iap.emulator.keys import SigningKey
+from flyte_iap.emulator.state import EmulatorState
 
 GOOGLE_ISSUER = "https://accounts.google.com"
 

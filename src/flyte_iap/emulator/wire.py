@@ -12,9 +12,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .config import EmulatorConfig
-from .state import EmulatorState
-from .tokens import TokenMinter
+from flyte_iap.emulator.config import EmulatorConfig
+from flyte_iap.emulator.state import EmulatorState
+from flyte_iap.emulator.tokens import TokenMinter
 
 _STATUS_NAMES = {
     400: "INVALID_ARGUMENT",

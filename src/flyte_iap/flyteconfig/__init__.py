@@ -1,28 +1,31 @@
-"""Edit a Flyte config (``~/.flyte/config.yaml``) without disturbing anything else.
+"""A Flyte config (``~/.flyte/config.yaml``): read, and edited without disturbing anything else.
 
-``set_admin_keys`` changes keys of the ``admin`` mapping in the text of a config and
-returns the new text, what changed and the new ``admin``: everything outside the changed lines stays
-byte-identical (comments, order, quoting), and the result is parsed again and
-compared with what was meant before it is returned. ``write_atomic`` puts it in
-place; ``write_target`` says where (through a symbolic link); ``checked_endpoint``
-and ``is_loopback`` judge an ``admin.endpoint``. Bad input raises
-:class:`ConfigError`. The command line is ``flyte_iap.cli.configure``.
+- :func:`read_admin` reads its ``admin`` mapping; :func:`parse_endpoint` reads
+  ``admin.endpoint`` into an :class:`Endpoint` (host, port, TLS, whether loopback).
+- :func:`set_admin_keys` changes keys of ``admin`` in the text and returns an
+  :class:`Edited`: the new text, each :class:`Change` (``MISSING`` for a key that was
+  not there) and the new ``admin``. Everything outside the changed lines stays
+  byte-identical (comments, order, quoting), and the result is parsed again and
+  compared with what was meant before it is returned.
+- :func:`write_atomic` puts a text in place; :func:`write_target` says where (through a
+  symbolic link).
 
-Like ``manifests``, this package needs YAML and imports nothing of the core.
+Bad input raises :class:`flyte_iap.errors.ConfigError`. ``configure`` writes a config
+with this package, ``doctor`` reads one. It needs YAML, and imports nothing of the tool
+but the bottom floor (``errors``, ``hosts``).
 """
 
-from flyte_iap.flyteconfig.endpoint import checked_endpoint, is_loopback
-from flyte_iap.flyteconfig.errors import ConfigError
+from flyte_iap.flyteconfig.endpoint import Endpoint, parse_endpoint
 from flyte_iap.flyteconfig.store import write_atomic, write_target
-from flyte_iap.flyteconfig.yamledit import MISSING, Change, Edited, set_admin_keys
+from flyte_iap.flyteconfig.yamledit import MISSING, Change, Edited, read_admin, set_admin_keys
 
 __all__ = [
     "MISSING",
     "Change",
-    "ConfigError",
     "Edited",
-    "checked_endpoint",
-    "is_loopback",
+    "Endpoint",
+    "parse_endpoint",
+    "read_admin",
     "set_admin_keys",
     "write_atomic",
     "write_target",

@@ -1,37 +1,80 @@
-"""``admin.endpoint``: how flytekit and flytectl spell it, and when it needs no TLS."""
+"""``admin.endpoint``, the one parser of it: as flytekit and flytectl spell it
+(``dns:///HOST[:PORT]``, or ``HOST[:PORT]``), or as the Flyte 2 SDK takes it (an
+``http(s)://`` URL), and whether it is this machine (:func:`flyte_iap.hosts.is_loopback`).
+"""
 
 from __future__ import annotations
 
-import ipaddress
+import re
+from dataclasses import dataclass
 
-from flyte_iap.flyteconfig.errors import ConfigError
+from flyte_iap.errors import ConfigError
+from flyte_iap.hosts import in_brackets, is_loopback
 
 DNS = "dns:///"
+_SCHEMES = (DNS, "https://", "http://")
 
 
-def checked_endpoint(endpoint: str) -> str:
-    """``endpoint`` if it is ``dns:///HOST[:PORT]`` or ``HOST[:PORT]``; its host:port."""
-    if not endpoint or any(not c.isprintable() or c.isspace() for c in endpoint):
-        raise ConfigError("--endpoint is empty or has spaces or control characters")
-    hostport = endpoint[len(DNS) :] if endpoint.startswith(DNS) else endpoint
-    if "/" in hostport or ":/" in hostport or not hostport:
-        raise ConfigError(
-            "--endpoint is a gRPC target, not a URL: write dns:///HOST or dns:///HOST:PORT"
-        )
-    return hostport
+@dataclass(frozen=True)
+class Endpoint:
+    """Where the backend is reached: host, port, and whether over TLS. ``scheme`` is how
+    it was written: ``dns:///``, ``https://``, ``http://`` or "" (a bare ``HOST[:PORT]``)."""
+
+    text: str
+    host: str
+    port: int
+    tls: bool
+    scheme: str = ""
+
+    @property
+    def authority(self) -> str:
+        return f"{in_brackets(self.host)}:{self.port}"
+
+    @property
+    def base_url(self) -> str:
+        return f"{'https' if self.tls else 'http'}://{self.authority}"
+
+    @property
+    def loopback(self) -> bool:
+        """Whether the host names this machine literally (a local stand-in, a port-forward)."""
+        return is_loopback(in_brackets(self.host))
 
 
-def is_loopback(hostport: str) -> bool:
-    """Whether ``HOST[:PORT]`` names this machine literally (``localhost``, 127.0.0.0/8,
-    ``[::1]``): a local stand-in or a port-forward, which speaks plain gRPC."""
-    host = hostport
-    if host.startswith("["):
-        host = host[1 : host.find("]")]
-    elif host.count(":") == 1:
-        host = host.partition(":")[0]
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+def parse_endpoint(text: str, *, insecure: bool) -> Endpoint:
+    """``text`` as an Endpoint, over TLS unless ``insecure`` or ``http://``; a ConfigError
+    saying what is wrong with it.
+
+    After the scheme comes exactly ``HOST[:PORT]`` (and at most a ``/``): a name or IPv4
+    address of letters, digits, dots, dashes and underscores, or an IPv6 address in
+    brackets. Anything two parsers could read differently (a user name before ``@``, a
+    path, a query, a backslash, text after ``]``, an escaped character) is refused, so
+    that the host judged loopback is the host the token goes to.
+    """
+    if not isinstance(text, str) or not text or any(not " " < c < "\x7f" for c in text):
+        raise ConfigError("it is empty or has spaces or control characters in it")
+    rest, tls, scheme = text, not insecure, ""
+    for prefix in _SCHEMES:
+        if rest.lower().startswith(prefix):
+            rest, scheme = rest[len(prefix) :], prefix
+            tls = tls if prefix == DNS else prefix == "https://"
+            break
+    found = _HOST_PORT.fullmatch(rest[:-1] if rest.endswith("/") else rest)
+    if found is None:
+        raise ConfigError("it is not dns:///HOST[:PORT] (no path, user name or query)")
+    host = found["ipv6"] or found["name"]
+    if found["ipv6"] is not None:
+        import ipaddress
+
+        try:
+            ipaddress.IPv6Address(host)
+        except ValueError:
+            raise ConfigError(f"[{host}] is not an IPv6 address") from None
+    port = int(found["port"]) if found["port"] else (443 if tls else 80)
+    if not 0 < port < 65536:
+        raise ConfigError(f"port {found['port']} is not a TCP port (1-65535)")
+    return Endpoint(text, host, port, tls, scheme)
+
+
+_HOST_PORT = re.compile(
+    r"(?:\[(?P<ipv6>[0-9A-Fa-f:.]+)\]|(?P<name>[A-Za-z0-9._-]+))(?::(?P<port>[0-9]{1,5}))?"
+)

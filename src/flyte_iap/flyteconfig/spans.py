@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import yaml
 
-from flyte_iap.flyteconfig.errors import ConfigError
+from flyte_iap.errors import ConfigError
 from flyte_iap.flyteconfig.values import flow_mapping, quote
 
 _STR = "tag:yaml.org,2002:str"

@@ -14,7 +14,7 @@ import os
 import sys
 import tempfile
 
-from flyte_iap.flyteconfig.errors import ConfigError
+from flyte_iap.errors import ConfigError
 
 
 def write_target(path: str) -> str:

@@ -11,7 +11,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from flyte_iap.flyteconfig.errors import ConfigError
+from flyte_iap.errors import ConfigError
 
 Value = str | bool | Sequence[str]
 #: How many values a copy or comparison may visit.

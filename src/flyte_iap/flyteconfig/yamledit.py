@@ -20,7 +20,7 @@ from typing import Any
 
 import yaml
 
-from flyte_iap.flyteconfig.errors import ConfigError
+from flyte_iap.errors import ConfigError
 from flyte_iap.flyteconfig.spans import (
     Edit,
     colon_end,
@@ -79,10 +79,7 @@ class Edited:
 def set_admin_keys(text: str, values: Mapping[str, Value]) -> Edited:
     """``text`` with ``admin.<key>`` set to each of ``values``."""
     tree, root = _parse(text)
-    admin = tree.get(ADMIN) if isinstance(tree, dict) else None
-    if admin is not None and not isinstance(admin, dict):
-        raise ConfigError(f"its admin is {kind(admin)}, not a mapping of settings")
-    old = admin or {}
+    old = _admin_of(tree)
     changes = [
         Change(key, old.get(key, MISSING), value)
         for key, value in values.items()
@@ -92,6 +89,19 @@ def set_admin_keys(text: str, values: Mapping[str, Value]) -> Edited:
         return Edited(text, [], old)
     edited = _apply(text, _edits(text, root, changes))
     return Edited(edited, changes, _check(edited, tree, changes))
+
+
+def read_admin(text: str) -> dict[Any, Any]:
+    """The ``admin`` mapping of a config's text ({} when there is none); a ConfigError
+    when the text is not YAML, not a mapping, or its ``admin`` is not a mapping."""
+    return _admin_of(_parse(text)[0])
+
+
+def _admin_of(tree: dict[Any, Any] | None) -> dict[Any, Any]:
+    admin = tree.get(ADMIN) if isinstance(tree, dict) else None
+    if admin is not None and not isinstance(admin, dict):
+        raise ConfigError(f"its admin is {kind(admin)}, not a mapping of settings")
+    return admin or {}
 
 
 def _parse(text: str) -> tuple[dict[Any, Any] | None, yaml.MappingNode | None]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from flyte_iap.errors import CredentialsError
 from flyte_iap.google.credentials import FileCredentials
-from flyte_iap.transport import raise_for_error
+from flyte_iap.google.oauth import TokenEndpoint
 
 
 class AuthorizedUser(FileCredentials):
@@ -24,16 +24,12 @@ class AuthorizedUser(FileCredentials):
         )
 
     def access_token(self) -> str:
-        fields = {k: self.file.field(k) for k in ("client_id", "client_secret", "refresh_token")}
-        response = self.http.request(
-            "POST",
-            self.endpoints.token_uri,
-            what="the token endpoint",
-            data={"grant_type": "refresh_token", **fields},
+        endpoint = TokenEndpoint(self.endpoints.token_uri, self.http)
+        response = endpoint.refresh(
+            self.file.field("client_id"),
+            self.file.field("client_secret"),
+            self.file.field("refresh_token"),
+            what=f"refreshing the application-default credentials in {self.file.path}",
+            hint="Run `gcloud auth application-default login` again.",
         )
-        raise_for_error(
-            response,
-            f"refreshing the application-default credentials in {self.file.path}",
-            "Run `gcloud auth application-default login` again.",
-        )
-        return response.json_field("access_token", f"the token endpoint {self.endpoints.token_uri}")
+        return endpoint.field(response, "access_token")

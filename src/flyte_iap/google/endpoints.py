@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from flyte_iap.errors import UsageError, shown
 from flyte_iap.google.adc import metadata_host
+from flyte_iap.hosts import is_loopback
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -24,30 +25,6 @@ DEFAULTS = {
     "FLYTE_IAP_CERTS_URI": "https://www.googleapis.com/oauth2/v1/certs",
 }
 CLOUD_PLATFORM_SCOPE = "https://www.googleapis.com/auth/cloud-platform"
-
-
-def is_loopback(host: str) -> bool:
-    """Whether ``host``, as urllib3 parses it (IPv6 in brackets), names this machine by
-    itself: ``localhost``, an IPv4 address in 127.0.0.0/8, or ``[::1]``.
-
-    Judged on the literal, never by a prefix ("127.evil.example" is a DNS name) nor by
-    resolving it; other spellings that also reach 127.0.0.1 (``127.1``, ``2130706433``,
-    ``localhost.``, ``[::ffff:127.0.0.1]``) are refused rather than interpreted.
-    """
-    import ipaddress
-
-    host = host.lower()
-    if host == "localhost":
-        return True
-    if host.startswith("[") and host.endswith("]"):
-        try:
-            return ipaddress.IPv6Address(host[1:-1]) == ipaddress.IPv6Address("::1")
-        except ValueError:  # not an address, or one with a zone (%eth0)
-            return False
-    try:
-        return ipaddress.IPv4Address(host) in ipaddress.IPv4Network("127.0.0.0/8")
-    except ValueError:
-        return False
 
 
 def check_url(url: str, *, source: str) -> str:

@@ -1,21 +1,76 @@
-"""The OAuth calls of a person's login: code exchange, refresh, revoke.
+"""Google's OAuth 2.0 token endpoint: every grant this tool sends, and one way its errors
+are read.
 
-Both the exchange and the refresh send ``audience=<webapp client id>`` so the
-ID token is for IAP (aud = webapp client, azp = desktop client). google-auth's
-own refresh drops that parameter, so these grants are written here.
+The grants (RFC 6749 and RFC 7523), each a POST of form fields to a token endpoint:
+
+- ``refresh_token``: a person's login renewed (:meth:`UserClient.refresh`), and a person's
+  ADC file signing a request (``google.authorized_user``);
+- ``authorization_code``: a browser login's code exchanged, with its PKCE verifier
+  (:meth:`UserClient.exchange_code`);
+- ``urn:ietf:params:oauth:grant-type:jwt-bearer``: a service-account key's signed
+  assertion exchanged (``google.service_account_key``).
+
+Every one goes through :meth:`TokenEndpoint.grant`: one request, and an error answer
+turned into one message (``what failed (status): error: description`` and the next
+step) by :func:`flyte_iap.transport.raise_for_error`. A person's grants send
+``audience=<webapp client id>`` so that the ID token is for IAP (aud = webapp client,
+azp = desktop client); google-auth's own refresh drops that parameter, so these grants
+are written here. The one grant not sent from here is workload identity federation's
+token exchange (RFC 8693): google-auth makes it, through our HTTP client
+(``google.auth_transport``), with the subject token it alone knows how to obtain.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from flyte_iap.errors import ProtocolError, shown
 from flyte_iap.google.claims import id_token_problems
 from flyte_iap.google.endpoints import Endpoints
-from flyte_iap.transport import HttpClient, raise_for_error
+from flyte_iap.transport import HttpClient, Response, raise_for_error
+
+JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+
+
+@dataclass(frozen=True)
+class TokenEndpoint:
+    """A token endpoint (``url``): Google's, or the ``token_uri`` of a key file."""
+
+    url: str
+    http: HttpClient
+
+    def grant(self, fields: Mapping[str, str], *, what: str, hint: str = "") -> Response:
+        """POST ``fields``; the answer if it is a success, else an OAuthError saying
+        ``what`` failed, in Google's words, and ``hint`` (the next step)."""
+        response = self.http.request("POST", self.url, what="the token endpoint", data=dict(fields))
+        raise_for_error(response, what, hint)
+        return response
+
+    def refresh(
+        self, client_id: str, client_secret: str, refresh_token: str, *, what: str, hint: str = ""
+    ) -> Response:
+        """The ``refresh_token`` grant (without an audience: an access token)."""
+        return self.grant(
+            {
+                "grant_type": "refresh_token",
+                "client_id": client_id,
+                "client_secret": client_secret,
+                "refresh_token": refresh_token,
+            },
+            what=what,
+            hint=hint,
+        )
+
+    def jwt_bearer(self, assertion: str, *, what: str, hint: str = "") -> Response:
+        """The JWT bearer grant: a signed assertion for an access or an ID token."""
+        return self.grant({"grant_type": JWT_BEARER, "assertion": assertion}, what=what, hint=hint)
+
+    def field(self, response: Response, name: str) -> str:
+        """A non-empty string field of a successful answer, or a ProtocolError."""
+        return response.json_field(name, f"the token endpoint {self.url}")
 
 
 @dataclass(frozen=True)
@@ -38,7 +93,7 @@ class UserTokens:
 
 @dataclass(frozen=True)
 class UserClient:
-    """The desktop OAuth client and the IAP audience it asks tokens for."""
+    """The desktop OAuth client and the IAP audience it asks a person's tokens for."""
 
     client_id: str
     audience: str
@@ -49,7 +104,7 @@ class UserClient:
     def exchange_code(
         self, code: str, verifier: str, redirect_uri: str, secret: str, nonce: str
     ) -> UserTokens:
-        body = self._token_request(
+        body = self._grant(
             {
                 "grant_type": "authorization_code",
                 "code": code,
@@ -62,7 +117,7 @@ class UserClient:
         return self._check(body, nonce=nonce)
 
     def refresh(self, refresh_token: str, secret: str) -> UserTokens:
-        body = self._token_request(
+        body = self._grant(
             {
                 "grant_type": "refresh_token",
                 "refresh_token": refresh_token,
@@ -78,14 +133,11 @@ class UserClient:
         )
         raise_for_error(response, "revoking the refresh token")
 
-    def _token_request(self, fields: dict[str, str], what: str) -> dict[str, Any]:
-        response = self.http.request(
-            "POST",
-            self.endpoints.token_uri,
-            what="the token endpoint",
-            data={**fields, "client_id": self.client_id, "audience": self.audience},
+    def _grant(self, fields: dict[str, str], what: str) -> dict[str, Any]:
+        endpoint = TokenEndpoint(self.endpoints.token_uri, self.http)
+        response = endpoint.grant(
+            {**fields, "client_id": self.client_id, "audience": self.audience}, what=what
         )
-        raise_for_error(response, what)
         return response.json_object(f"{what}: the token endpoint")
 
     def _check(self, body: dict[str, Any], *, nonce: str | None) -> UserTokens:

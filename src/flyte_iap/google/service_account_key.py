@@ -1,7 +1,8 @@
 """A ``service_account`` key file: a signed JWT exchanged at the key's own token_uri.
 
-google-auth signs (RS256, ``kid`` = private_key_id); the exchange is ours so
-that its timeout, retries and error messages are the tool's.
+google-auth signs (RS256, ``kid`` = private_key_id); the exchange is the JWT bearer
+grant of :mod:`flyte_iap.google.oauth`, so that its timeout, retries and error messages
+are the tool's.
 """
 
 from __future__ import annotations
@@ -12,9 +13,9 @@ from flyte_iap.errors import CredentialsError
 from flyte_iap.google.adc import CredentialsFile
 from flyte_iap.google.credentials import FileCredentials
 from flyte_iap.google.endpoints import CLOUD_PLATFORM_SCOPE, Endpoints, check_url
-from flyte_iap.transport import HttpClient, raise_for_error
+from flyte_iap.google.oauth import TokenEndpoint
+from flyte_iap.transport import HttpClient
 
-JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 ASSERTION_LIFETIME = 3600
 
 
@@ -24,7 +25,8 @@ class ServiceAccountKey(FileCredentials):
     def __init__(self, file: CredentialsFile, endpoints: Endpoints, http: HttpClient) -> None:
         super().__init__(file, endpoints, http)
         self.email = file.field("client_email")
-        self.token_uri = check_url(file.field("token_uri"), source=f"token_uri in {file.path}")
+        token_uri = check_url(file.field("token_uri"), source=f"token_uri in {file.path}")
+        self.token_endpoint = TokenEndpoint(token_uri, http)
         self.source = f"key file {file.path}"
         self._signer = _signer(file)
 
@@ -48,24 +50,18 @@ class ServiceAccountKey(FileCredentials):
         claims = {
             "iss": self.email,
             "sub": self.email,
-            "aud": self.token_uri,
+            "aud": self.token_endpoint.url,
             "iat": now,
             "exp": now + ASSERTION_LIFETIME,
             **extra_claims,
         }
         assertion = jwt.encode(self._signer, claims).decode("ascii")  # type: ignore[no-untyped-call]
-        response = self.http.request(
-            "POST",
-            self.token_uri,
-            what="the token endpoint",
-            data={"grant_type": JWT_BEARER, "assertion": assertion},
+        response = self.token_endpoint.jwt_bearer(
+            assertion,
+            what=f"signing in as {self.email} with key {self.file.path}",
+            hint="If the key was deleted or disabled, create a new one in IAM > Service accounts.",
         )
-        raise_for_error(
-            response,
-            f"signing in as {self.email} with key {self.file.path}",
-            "If the key was deleted or disabled, create a new one in IAM > Service accounts.",
-        )
-        return response.json_field(field, f"the token endpoint {self.token_uri}")
+        return self.token_endpoint.field(response, field)
 
 
 def _signer(file: CredentialsFile) -> object:

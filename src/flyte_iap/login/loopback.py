@@ -15,16 +15,24 @@ themselves are :mod:`flyte_iap.login.pages`.
 
 from __future__ import annotations
 
+import errno
+import http.server
+import os
 import secrets
 import threading
 import urllib.parse
+from dataclasses import dataclass
 from types import TracebackType
+from typing import Any
 
-from flyte_iap.errors import LoginError
+from flyte_iap.errors import LoginError, UsageError, shown
 from flyte_iap.login import pages
-from flyte_iap.login.callback import HOST, PATH, bind
-from flyte_iap.login.verdict import Verdict, denial, error_text
 
+HOST = "127.0.0.1"
+PATH = "/"
+# A browser may open a spare connection and never use it (preconnect); on a thread of its
+# own it stalls nothing, and this bounds how long that thread lives.
+_CONNECTION_TIMEOUT = 5.0
 # How long a report waits for the held tab's page to be written before the login goes on
 # (and may close the server and exit).
 _SEND_WAIT = 5.0
@@ -63,7 +71,7 @@ class LoopbackServer:
         self._outcome = b""
         self._reported = threading.Event()
         self._sent = threading.Event()
-        self._httpd = bind(port, self)
+        self._httpd = _bind(port, self)
         self.redirect_uri = f"http://{HOST}:{self._httpd.server_port}{PATH}"
         self._thread = threading.Thread(
             target=self._httpd.serve_forever,
@@ -155,7 +163,7 @@ class LoopbackServer:
             return pages.notice("Login still running", pages.STILL_RUNNING)
         return self._outcome
 
-    # --- used by the request handler (callback.Receiver) -------------------------------
+    # --- used by the request handler ------------------------------------------------------
     def judge(self, query: str) -> Verdict:
         """What a callback's query (or a pasted URL's) amounts to."""
         params = {k: v[0] for k, v in urllib.parse.parse_qs(query, keep_blank_values=True).items()}
@@ -193,3 +201,130 @@ class LoopbackServer:
     def page_sent(self) -> None:
         """The held tab's page is written: a report waiting for it may return."""
         self._sent.set()
+
+
+# --- the verdict on a callback ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What one callback (or pasted URL) amounts to: a code, an error, or a rejection."""
+
+    code: str = ""
+    error: LoginError | None = None
+    rejected: str = ""  # why a pasted URL is refused, for the person at the prompt
+    page: str = ""  # the same, for the browser tab
+    # The browser's own error, as it came (made safe when shown): for the tab.
+    browser_error: str = ""
+
+
+def error_text(params: dict[str, str]) -> str:
+    """``error: error_description`` of the browser's ``error`` redirect, as it came."""
+    description = params.get("error_description", "")
+    return f"{params['error']}: {description}" if description else params["error"]
+
+
+def denial(params: dict[str, str]) -> LoginError:
+    """The browser's ``error`` redirect as a LoginError; its text, from whoever sent the
+    redirect, is made safe for a terminal with :func:`shown`."""
+    error = params["error"]
+    if error == "access_denied":
+        message = (
+            "the login was denied in the browser (access_denied); "
+            "run the command again and choose Allow"
+        )
+    else:
+        detail = shown(error_text(params))
+        message = f"the login failed in the browser ({detail}); run the command again"
+    return LoginError(message, error=error)
+
+
+# --- the HTTP side: the socket and the handler of each request --------------------------
+
+
+class _HTTPServer(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False
+    # POSIX: a fixed --port must be usable again while the last login's connections sit in
+    # TIME_WAIT. Windows: SO_REUSEADDR would let us share a port another program holds.
+    allow_reuse_address = os.name != "nt"
+
+    def __init__(self, port: int, login: LoopbackServer) -> None:
+        self.login = login
+        super().__init__((HOST, port), _CallbackHandler)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A browser that hangs up mid-request is not worth a traceback on stderr."""
+
+
+def _bind(port: int, login: LoopbackServer) -> _HTTPServer:
+    if not 0 <= port <= 65535:
+        raise UsageError(f"--port {port} is not a TCP port: use 1-65535, or leave --port out")
+    try:
+        return _HTTPServer(port, login)
+    except OSError as exc:
+        if exc.errno in (errno.EADDRINUSE, errno.EACCES):
+            raise UsageError(
+                f"port {port} on {HOST} is in use: pick another with --port, "
+                "or leave --port out for a free one"
+            ) from exc
+        raise UsageError(f"cannot listen on {HOST}:{port} ({exc.strerror})") from exc
+
+
+class _CallbackHandler(http.server.BaseHTTPRequestHandler):
+    timeout = _CONNECTION_TIMEOUT
+    server: _HTTPServer
+
+    def do_GET(self) -> None:
+        target = urllib.parse.urlsplit(self.path)
+        if target.path != PATH:
+            self._not_found()
+            return
+        login = self.server.login
+        verdict = login.judge(target.query)
+        if verdict.rejected:
+            self._send(400, pages.wrong_link(verdict.page, login.retry_command))
+        elif login.answered():
+            self._send(409, pages.notice("Already answered", pages.ANSWERED))
+        elif verdict.error is not None:
+            self._deny(verdict, verdict.error)
+        else:
+            self._hold_for_outcome(verdict)
+
+    def _deny(self, verdict: Verdict, error: LoginError) -> None:
+        retry = self.server.login.retry_command
+        if error.error == "access_denied":
+            self._send(200, pages.denied(retry))
+        else:
+            self._send(200, pages.browser_error(verdict.browser_error, retry))
+        # Answer first, then release the waiting login: it may close the server and exit.
+        self.server.login.deliver(verdict)
+
+    def _hold_for_outcome(self, verdict: Verdict) -> None:
+        login = self.server.login
+        if not login.deliver(verdict, tab_held=True):
+            self._send(409, pages.notice("Already answered", pages.ANSWERED))
+            return
+        try:
+            self._send(200, login.outcome_page())
+        finally:
+            login.page_sent()
+
+    def _not_found(self) -> None:
+        self._send(404, pages.notice("Not found", pages.NOT_FOUND, tone="info"))
+
+    do_HEAD = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _not_found
+
+    def _send(self, status: int, body: bytes) -> None:
+        self.send_response(status)
+        # no-store and no-referrer among them: the page URL carries the code.
+        for name, value in pages.HEADERS:
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Connection", "close")
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Silence the access log: stderr belongs to the command's own messages."""

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from flyte_iap.manifests.errors import ManifestError
+from flyte_iap.errors import ManifestError
 
 HELM_VALUES = "HelmValues"
 _VALUES_NAME = "istio-gateway"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from flyte_iap.manifests.errors import ManifestError
+from flyte_iap.errors import ManifestError
 
 _LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
 _DNS1035_LABEL = re.compile(r"[a-z]([-a-z0-9]{0,61}[a-z0-9])?")

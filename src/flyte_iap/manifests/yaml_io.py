@@ -12,8 +12,8 @@ from typing import Any, TextIO
 
 import yaml
 
+from flyte_iap.errors import ManifestError
 from flyte_iap.manifests.documents import SourceDocument
-from flyte_iap.manifests.errors import ManifestError
 from flyte_iap.manifests.render import RenderedSet
 
 VALUES_FILE = "istio-gateway-values.yaml"

@@ -1,20 +1,19 @@
 """Fresh or fetch: the one way a token is served from the cache or fetched into it.
 
-lock → load → fresh? → fetch → store. The first look is ``lookup.fresh_entry``,
+lock → load → fresh? → fetch → store. The first look is ``request.fresh_entry``,
 which the fast path uses alone; the use cases pass in what differs between them.
 """
 
 from __future__ import annotations
 
-from flyte_iap.tokens.lookup import fresh_entry
+from flyte_iap.tokens.request import fresh_entry
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from flyte_iap.cache.entry import Entry
-    from flyte_iap.cache.store import TokenCache
-    from flyte_iap.tokens.lookup import CacheKey
+    from flyte_iap.cache import Entry, TokenCache
+    from flyte_iap.tokens.request import CacheKey
 
     Fetch = Callable[[Entry | None], Entry]
 

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from flyte_iap.cache.entry import user_entry_name
-from flyte_iap.cache.keyring_store import UserStore
+from flyte_iap.cache import UserStore, user_entry_name
 from flyte_iap.errors import FlyteIapError
-from flyte_iap.google.endpoints import Endpoints
-from flyte_iap.google.oauth import UserClient
+from flyte_iap.google import Endpoints, UserClient
 from flyte_iap.tokens.services import Services
 
 
-def logout(
+def log_out(
     desktop_client_id: str, audience: str, services: Services, store: UserStore
 ) -> str | None:
     """Revoke the saved refresh token and delete the cached login; the email logged out,

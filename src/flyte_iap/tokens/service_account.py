@@ -10,17 +10,18 @@ those credentials, gcloud's ADC or the metadata server call IAM Credentials
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 
-from flyte_iap.cache.entry import Entry, ServiceAccountEntry
-from flyte_iap.errors import UsageError
-from flyte_iap.google.adc import find_credentials_file, source_id
-from flyte_iap.google.claims import check_id_token
-from flyte_iap.google.dispatch import credentials_for
-from flyte_iap.google.endpoints import Endpoints
-from flyte_iap.google.metadata import MetadataServer
+from flyte_iap.cache import Entry, ServiceAccountEntry
+from flyte_iap.google import (
+    Endpoints,
+    MetadataServer,
+    check_id_token,
+    credentials_for,
+    find_credentials_file,
+    source_id,
+)
 from flyte_iap.tokens.fresh import fresh_or_fetch
-from flyte_iap.tokens.lookup import service_account_key
+from flyte_iap.tokens.request import ServiceAccountRequest
 from flyte_iap.tokens.services import Services
 
 TYPE_CHECKING = False
@@ -39,29 +40,12 @@ def lock_wait(budget: float | None) -> float:
     return max(LOCK_WAIT, (budget or 0.0) + LOCK_SLACK)
 
 
-@dataclass(frozen=True)
-class ServiceAccountRequest:
-    audience: str
-    key_path: str | None = None
-    impersonate: str | None = None
-    refresh_margin: float = 300.0
-
-    def __post_init__(self) -> None:
-        if self.impersonate is not None and "@" not in self.impersonate:
-            raise UsageError(
-                f"--impersonate_service_account {self.impersonate!r} is not a service-account "
-                "email (like name@project.iam.gserviceaccount.com)"
-            )
-
-
 def get_service_account_token(request: ServiceAccountRequest, services: Services) -> Entry:
     """The cached token if it has more than the margin left, else a new one (cached)."""
     env, cache = services.env, services.cache
     return fresh_or_fetch(
         cache,
-        lambda: service_account_key(
-            request.audience, request.key_path, request.impersonate, env, cache
-        ),
+        lambda: request.cache_key(env, cache),
         margin=request.refresh_margin,
         clock=services.clock,
         wait=lock_wait(services.http.budget),

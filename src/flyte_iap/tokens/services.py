@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from flyte_iap.cache.store import TokenCache
+from flyte_iap.cache import TokenCache
 from flyte_iap.console import Console
 from flyte_iap.transport import HttpClient
 

@@ -9,17 +9,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from flyte_iap.cache.entry import Entry, UserEntry
-from flyte_iap.cache.keyring_store import UserStore
+from flyte_iap.cache import Entry, UserEntry, UserStore
 from flyte_iap.errors import FlyteIapError, OAuthError, TransportError, shown
-from flyte_iap.google.endpoints import Endpoints
-from flyte_iap.google.oauth import UserClient, UserTokens
-from flyte_iap.login.flow import Authorization, LoginSettings, LoginUi, authorize
+from flyte_iap.google import Endpoints, UserClient, UserTokens
+from flyte_iap.login import Authorization, LoginSettings, LoginUi, authorize
 from flyte_iap.tokens.client_secret import ClientSecret, explicit_secret, require_a_source
 from flyte_iap.tokens.fresh import fresh_or_fetch
-from flyte_iap.tokens.lookup import user_key
+from flyte_iap.tokens.request import UserRequest
 from flyte_iap.tokens.services import Services
 from flyte_iap.transport import RETRYABLE_STATUS, HttpClient
 
@@ -34,22 +30,6 @@ LOCK_SLACK = 60.0
 EXCHANGE_WAIT_CAP = 120.0
 # The longest sleep between two tries (transport honours a Retry-After up to 10 s).
 _LONGEST_BACKOFF = 10.0
-
-
-@dataclass(frozen=True)
-class UserRequest:
-    desktop_client_id: str
-    audience: str
-    secret_name: str | None = None
-    project: str | None = None
-    client_secret: str | None = None
-    no_browser: bool = False
-    port: int = 0
-    login_timeout: float = 300.0
-    refresh_margin: float = 300.0
-    force_login: bool = False
-    #: What to tell a person to run in a terminal when nobody can log in here.
-    login_command: str = "flyte-iap login"
 
 
 def get_user_token(
@@ -68,7 +48,7 @@ def get_user_token(
 
     entry = fresh_or_fetch(
         services.cache,
-        lambda: user_key(request.desktop_client_id, request.audience),
+        request.cache_key,
         margin=request.refresh_margin,
         clock=services.clock,
         wait=request.login_timeout + LOCK_SLACK,
@@ -172,7 +152,7 @@ class _Renewal:
         services = self.services
 
         def from_secret_manager(project: str, name: str) -> str:
-            from flyte_iap.google.secret_manager import read_secret
+            from flyte_iap.google import read_secret
 
             services.console.debug(f"reading the desktop client secret {name} from Secret Manager")
             return read_secret(project, name, services.env, self.endpoints, services.http)

@@ -6,10 +6,9 @@ import contextlib
 import html
 from typing import Any
 
-from .check import PREFIX
-from .head import BadRequest, RequestHead
-from .http1 import ClientGone, Conn, read_body
-from .limits import GateLimits
+from flyte_iap.emulator.gate.check import PREFIX
+from flyte_iap.emulator.gate.head import BadRequest, RequestHead
+from flyte_iap.emulator.gate.http1 import ClientGone, Conn, GateLimits, read_body
 
 
 def refuse(

@@ -15,8 +15,8 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from ..keys import JwtError, parse_jwt, verify_signature
-from ..tokens import GOOGLE_ISSUER
+from flyte_iap.emulator.keys import JwtError, parse_jwt, verify_signature
+from flyte_iap.emulator.tokens import GOOGLE_ISSUER
 
 PREFIX = "Invalid IAP credentials: "
 _SHOWN = 200  # how much of a claim the token chose a refusal repeats

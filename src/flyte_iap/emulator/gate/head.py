@@ -5,10 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .limits import GateLimits
-
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # tab is allowed in a value
+CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # tab is allowed in a value
 
 
 class BadRequest(Exception):
@@ -44,11 +42,12 @@ class RequestHead:
         return self.version != "HTTP/1.1" or "close" in self.tokens("connection")
 
 
-def parse_head(raw: bytes, limits: GateLimits) -> RequestHead:
-    """The request line and headers of ``raw``, strictly: :class:`BadRequest` otherwise."""
+def parse_head(raw: bytes, max_headers: int) -> RequestHead:
+    """The request line and headers of ``raw`` (at most ``max_headers`` of them),
+    strictly: :class:`BadRequest` otherwise."""
     lines = raw.decode("latin-1").split("\r\n")
     parts = lines[0].split(" ")
-    if len(parts) != 3 or not _TOKEN.fullmatch(parts[0]) or _CONTROL.search(lines[0]):
+    if len(parts) != 3 or not _TOKEN.fullmatch(parts[0]) or CONTROL.search(lines[0]):
         raise BadRequest(400, "Malformed request line")
     method, target, version = parts
     if version not in ("HTTP/1.1", "HTTP/1.0"):  # gRPC's HTTP/2 preface lands here too
@@ -57,12 +56,12 @@ def parse_head(raw: bytes, limits: GateLimits) -> RequestHead:
         raise BadRequest(400, "Only origin-form request targets are served")
     if not target.isascii() or not target.isprintable():
         raise BadRequest(400, "The request target must be printable ASCII")
-    if len(lines) - 1 > limits.max_headers:
+    if len(lines) - 1 > max_headers:
         raise BadRequest(431, "Too many request header fields")
     headers = []
     for line in lines[1:]:
         name, colon, value = line.partition(":")
-        if not colon or not _TOKEN.fullmatch(name) or _CONTROL.search(value):
+        if not colon or not _TOKEN.fullmatch(name) or CONTROL.search(value):
             raise BadRequest(400, "Malformed request header field")
         headers.append((name, value.strip(" \t")))
     head = RequestHead(method, target, version, headers)

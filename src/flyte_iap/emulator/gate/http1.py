@@ -1,5 +1,5 @@
 """HTTP/1.1 on the client side of the gate: a request head read within a deadline, its
-body streamed piece by piece, every read and write bounded."""
+body streamed piece by piece, every read and write bounded by :class:`GateLimits`."""
 
 from __future__ import annotations
 
@@ -8,27 +8,29 @@ import re
 import socket
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 
-from .head import BadRequest, RequestHead, body_length, parse_head
-from .limits import GateLimits
-
-__all__ = [
-    "LAST_CHUNK",
-    "PIECE",
-    "BadRequest",
-    "ClientGone",
-    "Conn",
-    "GateLimits",
-    "RequestHead",
-    "body_length",
-    "chunk",
-    "parse_head",
-    "read_body",
-]
+from flyte_iap.emulator.gate.head import BadRequest
 
 PIECE = 64 * 1024  # the most read or relayed in one go
 LAST_CHUNK = b"0\r\n\r\n"
 _HEX = re.compile(r"[0-9A-Fa-f]{1,15}")
+
+
+@dataclass(frozen=True)
+class GateLimits:
+    """Every bound of the gate, in bytes, seconds and connections."""
+
+    head_bytes: int = 64 * 1024  # request line and headers together
+    max_headers: int = 100
+    head_seconds: float = 10.0  # from a request's first byte to the end of its head
+    idle_seconds: float = 30.0  # a kept-alive connection waiting for its next request
+    body_idle_seconds: float = 60.0  # the longest pause inside a request body
+    connect_seconds: float = 5.0  # connecting to the upstream
+    upstream_idle_seconds: float = 300.0  # the longest pause in the upstream's answer
+    send_seconds: float = 60.0  # handing one piece to a slow reader
+    drain_bytes: int = 4 * 1024 * 1024  # body read and dropped after a refusal
+    max_connections: int = 64
 
 
 class ClientGone(Exception):

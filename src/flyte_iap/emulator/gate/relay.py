@@ -1,20 +1,52 @@
-"""One request passed on to the upstream and its answer passed back, both streamed."""
+"""Where allowed requests go (:class:`Upstream`), and one request passed on to it and its
+answer passed back, both streamed."""
 
 from __future__ import annotations
 
 import contextlib
 import http.client
-import re
 import socket
+import urllib.parse
 from collections.abc import Callable
+from dataclasses import dataclass
 from http import HTTPStatus
 
-from .head import RequestHead
-from .http1 import LAST_CHUNK, PIECE, Conn, chunk, read_body
-from .limits import GateLimits
-from .upstream import GateConfigError, Upstream
+from flyte_iap.emulator.gate.head import CONTROL, RequestHead
+from flyte_iap.emulator.gate.http1 import LAST_CHUNK, PIECE, Conn, GateLimits, chunk, read_body
 
-__all__ = ["GateConfigError", "Upstream", "UpstreamFailure", "forwarded_headers", "relay"]
+
+class GateConfigError(ValueError):
+    """An upstream URL the gate cannot pass requests on to."""
+
+
+@dataclass(frozen=True)
+class Upstream:
+    """Where allowed requests go: ``http://host:port`` and an optional path prefix."""
+
+    host: str
+    port: int
+    prefix: str
+
+    @classmethod
+    def parse(cls, url: str) -> Upstream:
+        parts = urllib.parse.urlsplit(url)
+        try:
+            port = parts.port or 80
+        except ValueError:
+            raise GateConfigError(f"{url!r} has no valid port") from None
+        if parts.scheme != "http" or not parts.hostname:
+            raise GateConfigError(f"{url!r} is not an http://HOST[:PORT] URL")
+        if parts.username or parts.password or parts.query or parts.fragment:
+            raise GateConfigError(f"{url!r} may not carry a user, a query or a fragment")
+        if CONTROL.search(url) or " " in url or "\\" in url:
+            raise GateConfigError("the upstream URL holds spaces or control characters")
+        return cls(parts.hostname, port, parts.path.rstrip("/"))
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}{self.prefix}"
+
 
 # Hop-by-hop headers (RFC 9110 7.6.1) and what a load balancer in front of IAP sets
 # itself; a client's own values for these never reach the upstream.
@@ -26,7 +58,6 @@ _SET_BY_FRONT = frozenset(
     {"x-forwarded-proto", "x-forwarded-host", "x-goog-authenticated-user-email"}
     | {"x-goog-authenticated-user-id", "x-goog-iap-jwt-assertion"}
 )
-_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 
 
 def forwarded_headers(
@@ -145,7 +176,7 @@ def _relay_answer(
     lines = [f"HTTP/1.1 {answer.status} {_reason(answer)}"]
     for name, value in answer.msg.items():
         lowered = name.lower()
-        if lowered in _HOP_BY_HOP or lowered in named or _CONTROL.search(value):
+        if lowered in _HOP_BY_HOP or lowered in named or CONTROL.search(value):
             continue
         lines.append(f"{name}: {value}")
     if sized and (no_body or not chunked):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import enum
 import socket
 import socketserver
 import threading
@@ -10,25 +11,32 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-from .answers import identity_headers, plain, refuse
-from .check import Expectations, bearer_of, judge
-from .head import BadRequest, RequestHead, body_length, parse_head
-from .http1 import ClientGone, Conn
-from .limits import GateLimits
-from .relay import UpstreamFailure, forwarded_headers, relay
-from .upstream import Upstream
+from flyte_iap.emulator.gate.answers import identity_headers, plain, refuse
+from flyte_iap.emulator.gate.check import Expectations, bearer_of, judge
+from flyte_iap.emulator.gate.head import BadRequest, RequestHead, body_length, parse_head
+from flyte_iap.emulator.gate.http1 import ClientGone, Conn, GateLimits
+from flyte_iap.emulator.gate.relay import Upstream, UpstreamFailure, forwarded_headers, relay
 
 _LOG_SIZE = 1000  # records kept; the oldest go first
 
 
+class Outcome(enum.StrEnum):
+    """What the gate did with a request. Each outcome is its word (``"allowed"``...), so a
+    record compares with, and prints as, plain text."""
+
+    ALLOWED = "allowed"  # the bearer passed; the request went to the upstream
+    REFUSED = "refused"  # IAP's 401; the upstream never saw it
+    UNCHECKED = "unchecked"  # a gate started with ``check=False`` passes everything on
+
+
 class GateRecord(NamedTuple):
-    """One request as the gate judged it. ``verdict``: ``allowed`` (``detail``: the
-    token's claims), ``refused`` (``detail``: IAP's reason) or ``unchecked`` (``detail``:
-    ''; a gate started with ``check=False``)."""
+    """One request as the gate judged it. ``detail``: the token's claims when
+    :attr:`~Outcome.ALLOWED`, IAP's reason when :attr:`~Outcome.REFUSED`, '' when
+    :attr:`~Outcome.UNCHECKED`."""
 
     method: str
     path: str
-    verdict: str
+    verdict: Outcome
     detail: dict[str, Any] | str
 
 
@@ -119,7 +127,7 @@ class Gate:
             raw = conn.read_head(limits)
             if raw is None:
                 return False
-            head = parse_head(raw, limits)
+            head = parse_head(raw, limits.max_headers)
             return self._answer(conn, head, body_length(head), client_ip)
         except (BadRequest, UpstreamFailure) as exc:
             status = exc.status
@@ -132,15 +140,15 @@ class Gate:
         path = head.target.partition("?")[0]
         where = {"gate_host": self._host, "client_ip": client_ip}
         if self.expect is None:
-            self._record(GateRecord(head.method, path, "unchecked", ""))
+            self._record(GateRecord(head.method, path, Outcome.UNCHECKED, ""))
             headers = forwarded_headers(head, [], drop=frozenset(), **where)
         else:
             proxy_auth = head.get("proxy-authorization")
             verdict = judge(bearer_of(proxy_auth, head.get("authorization")), self.expect)
             if verdict.claims is None:
-                self._record(GateRecord(head.method, path, "refused", verdict.reason))
+                self._record(GateRecord(head.method, path, Outcome.REFUSED, verdict.reason))
                 return refuse(conn, head, length, verdict.reason, self.limits)
-            self._record(GateRecord(head.method, path, "allowed", verdict.claims))
+            self._record(GateRecord(head.method, path, Outcome.ALLOWED, verdict.claims))
             used = "proxy-authorization" if proxy_auth is not None else "authorization"
             identity = identity_headers(verdict.claims)
             headers = forwarded_headers(head, identity, drop=frozenset({used}), **where)

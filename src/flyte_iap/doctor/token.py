@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from flyte_iap.doctor.check import Check, fail, ok
 from flyte_iap.errors import ProtocolError, shown
-from flyte_iap.google.claims import decode_parts
-from flyte_iap.google.verify import verify_id_token
-from flyte_iap.tokens.doctor.check import Check, fail, ok
+from flyte_iap.google import decode_parts, verify_id_token
 from flyte_iap.transport import HttpClient
 
 NAME = "token"

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from flyte_iap.hosts import in_brackets
+
 
 def own_hosts(listen_host: str, port: int) -> frozenset[str]:
     """The ``Host`` values that name the proxy: ``localhost:PORT`` and its address."""
-    literal = f"[{listen_host}]" if ":" in listen_host else listen_host
-    names = {"localhost", literal.lower()}
+    names = {"localhost", in_brackets(listen_host).lower()}
     if listen_host == "127.0.0.1":
         names.add("[::1]")  # the default listens on both loopback addresses
     return frozenset(f"{name}:{port}" for name in names)

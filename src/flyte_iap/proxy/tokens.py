@@ -1,5 +1,9 @@
 """The proxy's token: fetched in process by the use cases, one fetch at a time.
 
+:func:`token_source` turns a token command's request into the fetches the proxy makes:
+the first one (a person may log in in the browser then, before anything listens) and
+the later ones, which never open a browser.
+
 Requests ask :meth:`TokenProvider.get`; while the token has more than the margin left
 it is answered from memory. Otherwise one request fetches (the use case in a worker
 thread, so the event loop keeps serving) and every other one waits for that fetch:
@@ -11,11 +15,21 @@ for the wrong audience, must not hammer Google).
 from __future__ import annotations
 
 import asyncio
+import io
 from collections.abc import Callable
 from typing import NamedTuple
 
+from flyte_iap.cache import UserStore
 from flyte_iap.console import Console
-from flyte_iap.errors import FlyteIapError
+from flyte_iap.errors import FlyteIapError, LoginError
+from flyte_iap.login import LoginUi, Terminal
+from flyte_iap.tokens import (
+    ServiceAccountRequest,
+    Services,
+    UserRequest,
+    get_service_account_token,
+    get_user_token,
+)
 
 #: Least time between two forced renewals.
 FORCE_INTERVAL = 30.0
@@ -101,3 +115,42 @@ class TokenProvider:
         self._told_login = False
         self._token = token
         return token
+
+
+def token_source(
+    request: ServiceAccountRequest | UserRequest,
+    services: Services,
+    store: UserStore,
+    ui: LoginUi,
+) -> tuple[Callable[[], Token], Fetch]:
+    """(the first fetch, the later ones) of the token ``request`` asks for, by its use case
+    in this process. ``store`` keeps a person's login, ``ui`` shows the first login."""
+    if isinstance(request, ServiceAccountRequest):
+        sa = request
+
+        def fetch_sa(force: bool) -> Token:
+            entry = get_service_account_token(sa.renewing() if force else sa, services)
+            return Token(entry.id_token, entry.expiry)
+
+        return lambda: fetch_sa(False), fetch_sa
+    # Later renewals: nobody to show a URL to and no browser, so a login that needs the
+    # browser fails at once instead of opening one from the proxy.
+    silent_ui = LoginUi(Terminal(stderr=io.StringIO(), tty_path=None), lambda url: False)
+    silent = request.replace(no_browser=False)
+
+    def first() -> Token:
+        entry = get_user_token(request, services, store, ui)
+        return Token(entry.id_token, entry.expiry)
+
+    def later(force: bool) -> Token:
+        asked = silent.replace(refresh_margin=float("inf")) if force else silent
+        try:
+            entry = get_user_token(asked, services, store, silent_ui)
+        except LoginError:
+            raise LoginNeeded(
+                f"the login is no longer valid (revoked or expired): run `{request.login_command}` "
+                "in a terminal; until then the proxy answers 401"
+            ) from None
+        return Token(entry.id_token, entry.expiry)
+
+    return first, later

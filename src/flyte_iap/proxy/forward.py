@@ -19,13 +19,13 @@ from yarl import URL
 
 from flyte_iap.console import Console
 from flyte_iap.errors import FlyteIapError, shown
-from flyte_iap.tokens.proxy.cluster import (
+from flyte_iap.proxy.cluster import (
     MAX_BODY,
     SELECT_CLUSTER_PATH,
     NotRewritable,
     rewrite_select_cluster,
 )
-from flyte_iap.tokens.proxy.tokens import LoginNeeded, TokenProvider
+from flyte_iap.proxy.tokens import LoginNeeded, TokenProvider
 
 REPLAY_LIMIT = 1 << 20
 IAP_HEADER = "x-goog-iap-generated-response"

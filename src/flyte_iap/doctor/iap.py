@@ -12,9 +12,9 @@ import html
 import re
 from typing import Any
 
+from flyte_iap.doctor.check import Check, fail, ok, redacted
 from flyte_iap.errors import FlyteIapError, shown
-from flyte_iap.tokens.doctor.check import Check, fail, ok, redacted
-from flyte_iap.tokens.doctor.config import Endpoint
+from flyte_iap.flyteconfig import Endpoint
 from flyte_iap.transport import HttpClient, Response
 
 IAP_HEADER = "x-goog-iap-generated-response"

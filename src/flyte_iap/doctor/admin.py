@@ -13,12 +13,13 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from flyte_iap.doctor.check import Check, fail, na, ok, redacted
+from flyte_iap.doctor.iap import VERSION_PATH
+from flyte_iap.doctor.network import loopback_http
 from flyte_iap.errors import shown
 from flyte_iap.files import read_small_file
-from flyte_iap.tokens.doctor.check import Check, fail, na, ok, redacted
-from flyte_iap.tokens.doctor.config import Endpoint
-from flyte_iap.tokens.doctor.iap import VERSION_PATH
-from flyte_iap.tokens.doctor.network import loopback_http
+from flyte_iap.flyteconfig import Endpoint
+from flyte_iap.protowire import LEN, WireError, fields
 from flyte_iap.transport import Response
 
 GET_VERSION = "/flyteidl.service.AdminService/GetVersion"
@@ -81,7 +82,7 @@ def grpc_check(endpoint: Endpoint, token: str, ca_cert: str | None, rest_passed:
         return fail(name, f"GetVersion failed: {said}", fix)
     except OSError as exc:
         return fail(name, f"admin.caCertFilePath cannot be read: {shown(exc)}", "fix it")
-    version = _string_field(_bytes_field(answer, 1), 2)
+    version = _last_field(_last_field(answer, 1), 2).decode("utf-8", "replace")
     return ok(name, f"GetVersion answered: flyteadmin {shown(version or '(no version)', 60)}")
 
 
@@ -100,39 +101,15 @@ def _call(grpc: Any, endpoint: Endpoint, token: str, ca_cert: str | None) -> byt
     return bytes(answer)
 
 
-def _bytes_field(data: bytes, number: int) -> bytes:
-    """The last length-delimited field ``number`` of a protobuf message (b"" if none)."""
-    found, index = b"", 0
+def _last_field(data: bytes, number: int) -> bytes:
+    """The last length-delimited field ``number`` of a protobuf message (b"" if none).
+    Read as far as the message can be walked: a version is worth showing from a message
+    cut short."""
+    found = b""
     try:
-        while index < len(data):
-            key, index = _varint(data, index)
-            kind = key & 7
-            if kind == 0:
-                _, index = _varint(data, index)
-            elif kind == 2:
-                size, index = _varint(data, index)
-                if key >> 3 == number:
-                    found = data[index : index + size]
-                index += size
-            elif kind in (1, 5):
-                index += 8 if kind == 1 else 4
-            else:
-                break
-    except IndexError:
+        for field in fields(data):
+            if field.number == number and field.wire == LEN and isinstance(field.value, bytes):
+                found = field.value
+    except WireError:
         pass
     return found
-
-
-def _string_field(data: bytes, number: int) -> str:
-    return _bytes_field(data, number).decode("utf-8", "replace")
-
-
-def _varint(data: bytes, index: int) -> tuple[int, int]:
-    value, shift = 0, 0
-    while True:
-        byte = data[index]
-        index += 1
-        value |= (byte & 0x7F) << shift
-        shift += 7
-        if not byte & 0x80 or shift > 63:
-            return value, index

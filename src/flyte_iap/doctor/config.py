@@ -1,9 +1,9 @@
 """Check 1: the Flyte config names an endpoint and a proxy command.
 
-``admin.endpoint`` is ``dns:///HOST[:PORT]`` (or ``HOST[:PORT]``, or an http(s) URL as
-the Flyte 2 SDK takes it); ``admin.proxyCommand`` a list of strings; ``admin.insecure``
+``admin.endpoint`` is read by :func:`flyte_iap.flyteconfig.parse_endpoint` (as
+``configure`` reads it); ``admin.proxyCommand`` is a list of strings; ``admin.insecure``
 (plain HTTP) and ``admin.caCertFilePath`` (a private CA) are honoured. The file is read
-bounded (``flyte_iap.files``) and parsed with ``yaml.safe_load``.
+bounded (``flyte_iap.files``) and parsed by :func:`flyte_iap.flyteconfig.read_admin`.
 """
 
 from __future__ import annotations
@@ -11,33 +11,14 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
-from flyte_iap.errors import shown
+from flyte_iap.doctor.check import Check, fail, na, ok
+from flyte_iap.errors import ConfigError, shown
 from flyte_iap.files import read_small_file
-from flyte_iap.tokens.doctor.check import Check, fail, na, ok
+from flyte_iap.flyteconfig import Endpoint, parse_endpoint, read_admin
 
 NAME = "config"
 CONFIGURE = "flyte-iap configure --endpoint dns:///HOST generate-user-id-token …"
-
-
-@dataclass(frozen=True)
-class Endpoint:
-    """Where flyteadmin is reached: host, port, and whether over TLS."""
-
-    text: str
-    host: str
-    port: int
-    tls: bool
-
-    @property
-    def authority(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"{host}:{self.port}"
-
-    @property
-    def base_url(self) -> str:
-        return f"{'https' if self.tls else 'http'}://{self.authority}"
 
 
 @dataclass(frozen=True)
@@ -47,25 +28,6 @@ class Target:
     endpoint: Endpoint
     command: list[str]
     ca_cert: str | None = None
-
-
-def parse_endpoint(text: str, *, insecure: bool) -> Endpoint:
-    """``text`` as an Endpoint; a ValueError saying what is wrong with it."""
-    if not isinstance(text, str) or not text or any(not " " < c < "\x7f" for c in text):
-        raise ValueError("it is empty or has spaces or control characters in it")
-    rest, tls = text, not insecure
-    for prefix, scheme_tls in (("dns:///", tls), ("https://", True), ("http://", False)):
-        if rest.lower().startswith(prefix):
-            rest, tls = rest[len(prefix) :], scheme_tls
-            break
-    try:
-        parts = urlsplit("//" + rest)
-        port = parts.port
-    except ValueError:
-        raise ValueError("it is not HOST[:PORT]") from None
-    if not parts.hostname or "@" in rest or parts.path.strip("/") or parts.query or "\\" in rest:
-        raise ValueError("it is not dns:///HOST[:PORT] (no path, user name or query)")
-    return Endpoint(text, parts.hostname, port or (443 if tls else 80), tls)
 
 
 def read_config(
@@ -84,31 +46,11 @@ def read_config(
     except (OSError, UnicodeDecodeError) as exc:
         why = exc.strerror if isinstance(exc, OSError) else "it is not UTF-8 text"
         return fail(NAME, f"cannot read {shown(path)}: {shown(why)}", "point --config at it"), None
-    problem, admin = _admin_section(text)
-    if problem:
-        return fail(NAME, f"{shown(path)}: {problem}", f"fix the file, or {CONFIGURE}"), None
-    return _target(admin, endpoint, command, insecure, shown(path))
-
-
-def _admin_section(text: str) -> tuple[str, dict[str, Any]]:
-    import yaml
-
     try:
-        document = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" (line {mark.line + 1})" if mark is not None else ""
-        return f"it is not YAML{where}", {}
-    except RecursionError:
-        return "it is not YAML (nested too deep)", {}
-    if document is None:
-        document = {}
-    if not isinstance(document, dict):
-        return "it is not a YAML mapping", {}
-    admin = document.get("admin", {})
-    if not isinstance(admin, dict):
-        return "its admin is not a mapping", {}
-    return "", admin
+        admin = read_admin(text)
+    except ConfigError as exc:
+        return fail(NAME, f"{shown(path)}: {shown(exc)}", f"fix the file, or {CONFIGURE}"), None
+    return _target(admin, endpoint, command, insecure, shown(path))
 
 
 def _target(
@@ -139,7 +81,7 @@ def _target(
         return fail(name, f"{where}: admin.insecure is not true or false", "set it to false"), None
     try:
         parsed = parse_endpoint(raw_endpoint, insecure=flag)
-    except ValueError as exc:
+    except ConfigError as exc:
         detail = f"{where}: admin.endpoint {shown(raw_endpoint, 80)!r}: {exc}"
         return fail(name, detail, "set admin.endpoint: dns:///HOST[:PORT]"), None
     ca = admin.get("caCertFilePath")

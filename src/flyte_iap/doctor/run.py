@@ -5,15 +5,15 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 
-from flyte_iap.tokens.doctor.admin import grpc_check, rest_check
-from flyte_iap.tokens.doctor.check import FAIL, OK, Check, na
-from flyte_iap.tokens.doctor.command import NAME as COMMAND
-from flyte_iap.tokens.doctor.command import command_check, option_value
-from flyte_iap.tokens.doctor.config import read_config
-from flyte_iap.tokens.doctor.iap import with_token_check, without_token_check
-from flyte_iap.tokens.doctor.network import dns_check, tls_check
-from flyte_iap.tokens.doctor.token import NAME as TOKEN
-from flyte_iap.tokens.doctor.token import claims_of, token_check
+from flyte_iap.doctor.admin import grpc_check, rest_check
+from flyte_iap.doctor.check import Check, Status, na
+from flyte_iap.doctor.command import NAME as COMMAND
+from flyte_iap.doctor.command import command_check, option_value
+from flyte_iap.doctor.config import read_config
+from flyte_iap.doctor.iap import with_token_check, without_token_check
+from flyte_iap.doctor.network import dns_check, tls_check
+from flyte_iap.doctor.token import NAME as TOKEN
+from flyte_iap.doctor.token import claims_of, token_check
 from flyte_iap.transport import HttpClient
 
 
@@ -72,7 +72,7 @@ def diagnose(request: DoctorRequest, probes: Probes) -> Iterator[Check]:
     endpoint = target.endpoint
     dns = dns_check(endpoint)
     yield dns
-    if dns.status == FAIL:
+    if dns.status is Status.FAIL:
         for name in (*names[3:], "flyteadmin rest", "flyteadmin grpc"):
             yield na(name, "not checked: the host does not resolve")
         return
@@ -91,4 +91,4 @@ def diagnose(request: DoctorRequest, probes: Probes) -> Iterator[Check]:
         return
     rest = rest_check(response)
     yield rest
-    yield grpc_check(endpoint, token, target.ca_cert, rest.status == OK)
+    yield grpc_check(endpoint, token, target.ca_cert, rest.status is Status.OK)

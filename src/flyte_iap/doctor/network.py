@@ -14,11 +14,10 @@ import threading
 from collections.abc import Callable
 from typing import TypeVar
 
+from flyte_iap.doctor.check import Check, fail, na, ok
 from flyte_iap.errors import shown
 from flyte_iap.files import read_small_file
-from flyte_iap.google.endpoints import is_loopback
-from flyte_iap.tokens.doctor.check import Check, fail, na, ok
-from flyte_iap.tokens.doctor.config import Endpoint
+from flyte_iap.flyteconfig import Endpoint
 
 T = TypeVar("T")
 #: Seconds for resolving, for connecting, and for the handshake.
@@ -49,8 +48,7 @@ def bounded(step: Callable[[], T], timeout: float) -> T:
 
 def loopback_http(endpoint: Endpoint) -> bool:
     """Plain HTTP to this machine: the emulator's gate, a port-forward."""
-    host = f"[{endpoint.host}]" if ":" in endpoint.host else endpoint.host
-    return not endpoint.tls and is_loopback(host)
+    return not endpoint.tls and endpoint.loopback
 
 
 def dns_check(endpoint: Endpoint) -> Check:
@@ -88,7 +86,7 @@ def tls_check(endpoint: Endpoint, ca_cert: str | None) -> Check:
         return fail(name, f"the certificate is not valid: {shown(exc.verify_message)}", _fix(exc))
     except (OSError, ssl.SSLError) as exc:
         fix = "check admin.endpoint's port, and that this machine may reach it (firewall, VPN)"
-        if is_loopback(endpoint.authority.rsplit(":", 1)[0]):
+        if endpoint.loopback:
             fix = "a plain-HTTP loopback endpoint (the emulator's gate) needs admin.insecure: true"
         return fail(name, f"no TLS handshake with {endpoint.authority}: {shown(exc, 100)}", fix)
     issuer = _field(cert.get("issuer", ()), "organizationName") or "unknown issuer"

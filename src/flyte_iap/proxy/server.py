@@ -20,9 +20,10 @@ from aiohttp import web
 
 from flyte_iap.console import Console
 from flyte_iap.errors import FlyteIapError
-from flyte_iap.tokens.proxy.forward import Upstream, forward, plain
-from flyte_iap.tokens.proxy.guard import own_hosts, refusal
-from flyte_iap.tokens.proxy.tokens import TokenProvider
+from flyte_iap.hosts import in_brackets
+from flyte_iap.proxy.forward import Upstream, forward, plain
+from flyte_iap.proxy.guard import own_hosts, refusal
+from flyte_iap.proxy.tokens import TokenProvider
 
 DRAIN_SECONDS = 10.0
 # Connecting is bounded; reading is not bounded per answer (a watch streams for hours)
@@ -121,7 +122,7 @@ def _bind(host: str, port: int) -> socket.socket:
         sock.listen(512)
     except OSError as exc:
         sock.close()
-        where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        where = f"{in_brackets(host)}:{port}"
         raise FlyteIapError(f"cannot listen on {where}: {exc.strerror or exc}") from exc
     return sock
 

@@ -16,10 +16,10 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from flyte_iap.doctor.check import Check, fail, ok, redacted
+from flyte_iap.doctor.config import display
 from flyte_iap.errors import ProtocolError
-from flyte_iap.google.claims import decode_parts
-from flyte_iap.tokens.doctor.check import Check, fail, ok, redacted
-from flyte_iap.tokens.doctor.config import display
+from flyte_iap.google import decode_parts
 
 NAME = "proxy command"
 #: Seconds the command may take (FLYTE_IAP_DOCTOR_COMMAND_TIMEOUT): a token from the

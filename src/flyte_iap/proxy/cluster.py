@@ -1,4 +1,4 @@
-"""Rewrite the address in a ``ClusterService/SelectCluster`` answer (issue 10).
+"""Rewrite the address in a ``ClusterService/SelectCluster`` answer.
 
 Flyte 2 asks ``SelectCluster`` where to send data-proxy, secret, image and
 app-log calls; the backend answers with the public host behind IAP, and the
@@ -7,18 +7,20 @@ SDK would then call it directly, without a token. The proxy replaces
 a string) by its own address, or removes it: the SDK then stays on its
 default client, which already goes through the proxy.
 
-Protocol logic only, no I/O, standard library only (no protobuf): the proxy
-buffers this one small answer, calls :func:`rewrite_select_cluster` and, on
-:class:`NotRewritable`, passes the body on unchanged.
+Protocol logic only, no I/O, standard library only (no protobuf: the message is
+walked by :mod:`flyte_iap.protowire`): the proxy buffers this one small answer, calls
+:func:`rewrite_select_cluster` and, on :class:`NotRewritable`, passes the body on
+unchanged.
 """
 
 from __future__ import annotations
 
+import json
 import zlib
 from collections.abc import Callable
+from typing import Any
 
-from flyte_iap.tokens.proxy.message import NotRewritable as NotRewritable
-from flyte_iap.tokens.proxy.message import rewrite_json, rewrite_proto
+from flyte_iap.protowire import LEN, WireError, fields, length_delimited
 
 _Rewrite = Callable[[bytes], bytes]
 
@@ -29,6 +31,12 @@ MAX_BODY = 1 << 20
 
 _FLAG_COMPRESSED = 0x01
 _FLAG_END_STREAM = 0x02
+_ENDPOINT_FIELD = 1
+_JSON_NAMES = ("clusterEndpoint", "cluster_endpoint")
+
+
+class NotRewritable(ValueError):
+    """The body is not a SelectCluster answer this module can safely rewrite."""
 
 
 def rewrite_select_cluster(
@@ -139,3 +147,50 @@ def _rewrite_frames(data: bytes, encoding: str | None, rewrite: _Rewrite) -> byt
         out += bytes([flags]) + len(frame).to_bytes(4, "big") + frame
         pos = end
     return bytes(out)
+
+
+def rewrite_proto(data: bytes, endpoint: str) -> bytes:
+    """Binary protobuf: every field 1 dropped, one put at the first one's place."""
+    out = bytearray()
+    found = False
+    try:
+        for field in fields(data):
+            if field.number != _ENDPOINT_FIELD:
+                out += data[field.start : field.end]
+                continue
+            if field.wire != LEN:
+                raise NotRewritable(f"field 1 has wire type {field.wire}, not a string")
+            if not found and endpoint:
+                out += length_delimited(_ENDPOINT_FIELD, endpoint.encode())
+            found = True
+    except WireError as exc:
+        raise NotRewritable(str(exc)) from exc
+    return bytes(out) if found else data
+
+
+def _no_constant(name: str) -> Any:
+    raise NotRewritable(f"JSON constant {name} is not standard JSON")
+
+
+def rewrite_json(data: bytes, endpoint: str) -> bytes:
+    """Protobuf JSON: ``clusterEndpoint`` (or ``cluster_endpoint``) replaced in place."""
+    try:
+        message = json.loads(data, parse_constant=_no_constant)
+    except (ValueError, RecursionError) as exc:
+        if isinstance(exc, NotRewritable):
+            raise
+        raise NotRewritable(f"body is not JSON: {exc}") from exc
+    if not isinstance(message, dict):
+        raise NotRewritable("JSON body is not an object")
+    if not any(name in message for name in _JSON_NAMES):
+        return data
+    rewritten: dict[str, Any] = {}
+    for key, value in message.items():
+        if key not in _JSON_NAMES:
+            rewritten[key] = value
+            continue
+        if value is not None and not isinstance(value, str):
+            raise NotRewritable(f"JSON field {key} is not a string")
+        if endpoint:
+            rewritten[_JSON_NAMES[0]] = endpoint
+    return json.dumps(rewritten, ensure_ascii=False, separators=(",", ":")).encode()
