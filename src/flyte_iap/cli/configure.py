@@ -13,7 +13,6 @@ import os
 import shlex
 import stat
 import sys
-from collections.abc import Mapping
 
 import click
 
@@ -51,7 +50,7 @@ def configure(
     TOKEN_COMMAND is generate-user-id-token or generate-service-account-id-token. Every
     other key and comment of an existing file is kept as it was.
     """
-    from flyte_iap.flyteconfig import write_target
+    from flyte_iap.flyteconfig import config_path, write_target
 
     run = wiring()
     values: _Values = {}
@@ -130,15 +129,6 @@ def _read(path: str) -> tuple[str | None, int | None]:
 
 def _refused(path: str, reason: str) -> UsageError:
     return UsageError(f"cannot configure {shown(path, _LONG)}: {reason}\nIt was left as it was.")
-
-
-def config_path(given: str | None, env: Mapping[str, str]) -> str:
-    """``--config``, else FLYTECTL_CONFIG, else ``~/.flyte/config.yaml`` (as flytekit looks)."""
-    home = env.get("USERPROFILE" if sys.platform == "win32" else "HOME") or os.path.expanduser("~")
-    chosen = given or env.get("FLYTECTL_CONFIG") or os.path.join(home, ".flyte", "config.yaml")
-    if chosen == "~" or chosen.startswith(("~/", "~" + os.sep)):
-        chosen = home + chosen[1:]
-    return os.path.abspath(chosen)
 
 
 def this_command(argv0: str | None = None, executable: str | None = None) -> list[str]:

@@ -11,7 +11,6 @@ the proxy command may run before it is killed.
 from __future__ import annotations
 
 import math
-import os
 import sys
 from collections.abc import Mapping
 
@@ -56,9 +55,10 @@ def doctor(
     words = list(command)
     if words and words[0] in (SERVICE_ACCOUNT_TOKEN_COMMAND, USER_TOKEN_COMMAND):
         words = [sys.executable, "-m", "flyte_iap", *words]
-    path = config_path or run.env.get("FLYTECTL_CONFIG")
-    if path is None and not (endpoint is not None and words):
-        path = os.path.join(_home(run.env), ".flyte", "config.yaml")
+    from flyte_iap.flyteconfig import config_path as flyte_config
+
+    given = config_path or run.env.get("FLYTECTL_CONFIG")
+    path = given or (None if endpoint is not None and words else flyte_config(None, run.env))
     request = DoctorRequest(
         path,
         endpoint=endpoint,
@@ -129,7 +129,3 @@ def _check_endpoint(endpoint: str, insecure: bool) -> None:
         parse_endpoint(endpoint, insecure=insecure)
     except ConfigError as exc:
         raise UsageError(f"--endpoint {shown(endpoint, 80)!r}: {exc}") from None
-
-
-def _home(env: Mapping[str, str]) -> str:
-    return env.get("HOME") or os.path.expanduser("~")

@@ -7,8 +7,9 @@
   not there) and the new ``admin``. Everything outside the changed lines stays
   byte-identical (comments, order, quoting), and the result is parsed again and
   compared with what was meant before it is returned.
-- :func:`write_atomic` puts a text in place; :func:`write_target` says where (through a
-  symbolic link).
+- :func:`config_path` is where the config is (``--config``, else ``FLYTECTL_CONFIG``,
+  else ``~/.flyte/config.yaml``); :func:`write_atomic` puts a text in place;
+  :func:`write_target` says where (through a symbolic link).
 
 Bad input raises :class:`flyte_iap.errors.ConfigError`. ``configure`` writes a config
 with this package, ``doctor`` reads one. It needs YAML, and imports nothing of the tool
@@ -16,7 +17,7 @@ but the bottom floor (``errors``, ``hosts``).
 """
 
 from flyte_iap.flyteconfig.endpoint import Endpoint, parse_endpoint
-from flyte_iap.flyteconfig.store import write_atomic, write_target
+from flyte_iap.flyteconfig.store import config_path, write_atomic, write_target
 from flyte_iap.flyteconfig.yamledit import MISSING, Change, Edited, read_admin, set_admin_keys
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "Change",
     "Edited",
     "Endpoint",
+    "config_path",
     "parse_endpoint",
     "read_admin",
     "set_admin_keys",

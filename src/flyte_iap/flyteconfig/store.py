@@ -1,4 +1,5 @@
-"""Where a config is written, and writing it atomically with its mode kept.
+"""Where a config is (:func:`config_path`) and where it is written, and writing it
+atomically with its mode kept.
 
 A symbolic link (``~/.flyte/config.yaml`` kept in a dotfiles repository) is written
 through: the file it points to is replaced, the link stays. A link to nothing is
@@ -15,6 +16,19 @@ import sys
 import tempfile
 
 from flyte_iap.errors import ConfigError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+
+def config_path(given: str | None, env: Mapping[str, str]) -> str:
+    """``--config``, else FLYTECTL_CONFIG, else ``~/.flyte/config.yaml`` (as flytekit looks)."""
+    home = env.get("USERPROFILE" if sys.platform == "win32" else "HOME") or os.path.expanduser("~")
+    chosen = given or env.get("FLYTECTL_CONFIG") or os.path.join(home, ".flyte", "config.yaml")
+    if chosen == "~" or chosen.startswith(("~/", "~" + os.sep)):
+        chosen = home + chosen[1:]
+    return os.path.abspath(chosen)
 
 
 def write_target(path: str) -> str:
