@@ -15,16 +15,12 @@ from typing import Any
 from flyte_iap.doctor.check import Check, fail, ok, redacted
 from flyte_iap.errors import FlyteIapError, shown
 from flyte_iap.flyteconfig import Endpoint
+from flyte_iap.google import GENERATED_HEADER, from_iap
 from flyte_iap.transport import HttpClient, Response
 
-IAP_HEADER = "x-goog-iap-generated-response"
 VERSION_PATH = "/api/v1/version"
 _REACH = "check the endpoint, and that this machine may reach it (firewall, VPN)"
 _TAG = re.compile(r"<[^>]*>")
-
-
-def from_iap(response: Response) -> bool:
-    return response.headers.get(IAP_HEADER, "").strip().lower() == "true"
 
 
 def iap_message(response: Response) -> str:
@@ -40,11 +36,11 @@ def without_token_check(endpoint: Endpoint, http: HttpClient) -> Check:
         response = http.request("GET", url, what="the endpoint")
     except FlyteIapError as exc:
         return fail(name, shown(exc), _REACH)
-    if from_iap(response):
+    if from_iap(response.headers):
         return ok(name, f"refused by IAP ({response.status})")
     detail = (
         f"GET {VERSION_PATH} with no token was answered {response.status} without IAP's "
-        f"{IAP_HEADER} header: the backend answered it, not IAP"
+        f"{GENERATED_HEADER} header: the backend answered it, not IAP"
     )
     fix = (
         "turn IAP on for the backend service behind this host (Security > Identity-Aware "
@@ -68,7 +64,7 @@ def with_token_check(
         response = http.request("GET", url, what="the endpoint", headers=headers)
     except FlyteIapError as exc:
         return fail(name, shown(exc), _REACH), None
-    if not from_iap(response) or response.status >= 500:
+    if not from_iap(response.headers) or response.status >= 500:
         return ok(name, f"passed IAP (answered {response.status})"), response
     said = iap_message(response)
     detail = f"IAP refused it ({response.status}): {said}"

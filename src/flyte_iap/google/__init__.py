@@ -14,6 +14,7 @@ OAuth token endpoint, and ID tokens read and verified.
   :class:`UserClient`), ``impersonation`` (IAM Credentials ``generateIdToken``),
   ``secret_manager`` (:func:`read_secret`), ``auth_transport`` (google-auth over our
   HTTP client);
+- ``iap``: IAP's own answers told from the backend's (:func:`from_iap`);
 - ID tokens: ``claims`` (read and checked before anything is printed or cached),
   ``verify`` (:func:`verify_id_token` against Google's certs, for ``decode`` and
   ``doctor``).
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
     from flyte_iap.google.claims import check_id_token, decode_parts, id_token_problems
     from flyte_iap.google.dispatch import credentials_for
     from flyte_iap.google.endpoints import CLOUD_PLATFORM_SCOPE, DEFAULTS, Endpoints, check_url
+    from flyte_iap.google.iap import GENERATED_HEADER, from_iap
     from flyte_iap.google.metadata import MetadataServer
     from flyte_iap.google.oauth import TokenEndpoint, UserClient, UserTokens
     from flyte_iap.google.secret_manager import read_secret
@@ -53,6 +55,7 @@ __all__ = [
     "CLOCK_SKEW",
     "CLOUD_PLATFORM_SCOPE",
     "DEFAULTS",
+    "GENERATED_HEADER",
     "CredentialsFile",
     "Endpoints",
     "MetadataServer",
@@ -66,6 +69,7 @@ __all__ = [
     "decode_parts",
     "duration",
     "find_credentials_file",
+    "from_iap",
     "id_token_problems",
     "is_time",
     "local_time",
@@ -93,6 +97,8 @@ __getattr__, __dir__ = lazy(
         "DEFAULTS": "endpoints",
         "Endpoints": "endpoints",
         "check_url": "endpoints",
+        "GENERATED_HEADER": "iap",
+        "from_iap": "iap",
         "MetadataServer": "metadata",
         "TokenEndpoint": "oauth",
         "UserClient": "oauth",

@@ -19,6 +19,7 @@ from yarl import URL
 
 from flyte_iap.console import Console
 from flyte_iap.errors import FlyteIapError, shown
+from flyte_iap.google import from_iap
 from flyte_iap.proxy.cluster import (
     MAX_BODY,
     SELECT_CLUSTER_PATH,
@@ -28,7 +29,6 @@ from flyte_iap.proxy.cluster import (
 from flyte_iap.proxy.tokens import LoginNeeded, TokenProvider
 
 REPLAY_LIMIT = 1 << 20
-IAP_HEADER = "x-goog-iap-generated-response"
 #: What Flyte 2 is told to use for its cluster calls: its own endpoint (the proxy).
 CLUSTER_ENDPOINT = ""
 # RFC 9110 7.6.1; ``host`` is the upstream's, ``proxy-authorization`` is the proxy's own.
@@ -85,7 +85,7 @@ async def forward(request: web.BaseRequest, up: Upstream) -> web.StreamResponse:
     url = URL(up.base + request.raw_path, encoded=True)
     try:
         resp = await _send(up, request.method, url, headers, body, token)
-        if resp.status == 401 and IAP_HEADER in resp.headers and replayable:
+        if resp.status == 401 and from_iap(resp.headers) and replayable:
             fresh = await up.tokens.renew(token)
             if fresh is not None:
                 resp.release()
