@@ -18,7 +18,7 @@ from flyte_iap.emulator import Emulator
 from ..cli import Cli, assert_clean_failure
 from ..proxy_upstream import PAUSE, Upstream
 from ..serving_commands import start_proxy
-from ..tokens import AUD, SA
+from ..tokens import AUD, SA, USER, user_args
 
 
 def test_sigterm_lets_the_request_in_flight_finish_and_no_token_is_shown(
@@ -95,8 +95,6 @@ def _plant_login(emu: Emulator, cache_dir: Path, refresh_token: str, lifetime: i
 def test_a_revoked_login_is_answered_401_saying_to_log_in(
     cli: Cli, emulator: Emulator, upstream: Upstream
 ) -> None:
-    from ..tokens import USER, user_args
-
     # Every ID token lives 3 s, the planted one and any the proxy gets by refreshing (a slow
     # start under load may refresh before /a): 2.2 s after /a, whichever it holds is within
     # the 1 s margin, so /b must refresh, and the refresh token is revoked by then.

@@ -27,7 +27,7 @@ from flyte_iap.cache import ServiceAccountEntry, TokenCache
 from flyte_iap.emulator import Emulator, EmulatorConfig
 from flyte_iap.google import source_id
 
-from ..cli import DEAD, Cli, Result, assert_clean_failure
+from ..cli import DEAD, Cli, Result, assert_clean_failure, flyte_iap_command
 from ..tokens import AUD, sa_args, verify
 
 OTHER_UID = 65534
@@ -188,12 +188,6 @@ def test_a_key_path_that_is_no_key_file_is_a_clear_error(
 
 
 # --- 5. a cache that cannot be written ----------------------------------------------------------
-def cli_command() -> list[str]:
-    from ..cli import flyte_iap_command
-
-    return flyte_iap_command()
-
-
 needs_setpriv = pytest.mark.skipif(
     shutil.which("setpriv") is None or sys.platform == "win32" or os.geteuid() != 0,
     reason="needs root and setpriv to drop CAP_DAC_OVERRIDE",
@@ -215,7 +209,7 @@ def test_a_read_only_directory_without_a_lock_file_still_prints_the_token(
     key.chmod(0o644)
     proc = subprocess.run(
         ["setpriv", "--bounding-set", "-dac_override,-dac_read_search", "--",
-         *cli_command(), *sa_args(key=key)],
+         *flyte_iap_command(), *sa_args(key=key)],
         env=cli.env, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
     )  # fmt: skip
     result = Result(proc.returncode, proc.stdout, proc.stderr)
@@ -303,7 +297,6 @@ def test_two_machines_sharing_a_home_each_get_their_own_metadata_account(
     config_b = EmulatorConfig(metadata_email="machine-b@p.iam.gserviceaccount.com")
     with Emulator(config_b, port=port) as b:
         cli_b = Cli(home, b.env())
-        from ..cli import flyte_iap_command
 
         proc = subprocess.run(
             ["unshare", "--uts", "sh", "-c", 'hostname machine-b && exec "$@"', "sh",

@@ -10,7 +10,7 @@ import sys
 import threading
 import time
 import urllib.parse
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -130,12 +130,6 @@ class Person:
 
     def cached(self) -> list[Path]:
         return list((self.home / "cache").glob("user_*.json"))
-
-
-@pytest.fixture
-def emu() -> Iterator[Emulator]:
-    with Emulator(EmulatorConfig(auto_approve=True)) as emulator:
-        yield emulator
 
 
 @pytest.fixture

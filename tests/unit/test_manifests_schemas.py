@@ -49,7 +49,7 @@ def _strict(schema: Any, top: bool = True) -> Any:
         return [_strict(item, top=False) for item in schema]
     if not isinstance(schema, dict):
         return schema
-    out = {key: _strict(value, top=False) for key, value in schema.items()}
+    out = {key: _strict(value, top=False) for key, value in schema.items() if key != "properties"}
     if "properties" in schema:
         out["properties"] = {k: _strict(v, top=False) for k, v in schema["properties"].items()}
     if (

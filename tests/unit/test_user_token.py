@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,7 +13,7 @@ import requests
 
 from flyte_iap.cache import TokenCache, UserEntry, UserStore, user_entry_name
 from flyte_iap.console import Console
-from flyte_iap.emulator import Emulator, EmulatorConfig
+from flyte_iap.emulator import Emulator
 from flyte_iap.errors import LoginError, OAuthError
 from flyte_iap.login import LoginUi, Terminal
 from flyte_iap.tokens import Services, UserRequest, get_user_token
@@ -89,12 +88,6 @@ class Login:
         entry = self.store.load(self.name)
         assert entry is not None
         return entry
-
-
-@pytest.fixture
-def emu() -> Iterator[Emulator]:
-    with Emulator(EmulatorConfig(auto_approve=True)) as emulator:
-        yield emulator
 
 
 @pytest.fixture
