@@ -3,6 +3,7 @@ file, a loopback server and the upstream a proxy forwards to."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +15,22 @@ from flyte_iap.login import LoopbackServer
 from .cli import Cli
 from .loopback_login import STATE
 from .proxy_upstream import Upstream
+
+#: Set by .ci/run: there every part a test needs is installed (chromium, root, setpriv,
+#: unshare, a tmpfs, the installed command), so a test that skips hides a failure.
+CI = os.environ.get("FLYTE_IAP_CI") == "1"
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> pytest.TestReport:
+    """In CI a skip is a failure, saying why it would have skipped; elsewhere (a laptop
+    without chromium or root) a skip stays a skip, with its reason in the summary."""
+    report: pytest.TestReport = yield
+    if CI and report.skipped and not hasattr(report, "wasxfail"):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
+        report.outcome = "failed"
+        report.longrepr = f"skipped in CI, where it must run: {reason}"
+    return report
 
 
 @pytest.fixture
