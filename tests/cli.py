@@ -9,7 +9,6 @@ import contextlib
 import io
 import json
 import os
-import shutil
 import subprocess
 import sys
 from collections.abc import Mapping
@@ -19,7 +18,6 @@ from pathlib import Path
 from flyte_iap.cli.app import run
 from flyte_iap.cli.wiring import Wiring
 from flyte_iap.emulator import Emulator
-from flyte_iap.errors import FlyteIapError
 
 from .browsers import browser_env, read_log
 
@@ -80,9 +78,10 @@ def assert_login_failure(result: Result, *needles: str) -> None:
 
 
 def flyte_iap_command() -> list[str]:
-    """The installed console script (what users run); `python -m` if not on PATH."""
-    script = shutil.which("flyte-iap")
-    return [script] if script else [sys.executable, "-m", "flyte_iap"]
+    """The console script installed beside this interpreter (what users run), never another
+    ``flyte-iap`` found on PATH (the plugin's, say); ``python -m`` where there is none."""
+    script = Path(sys.executable).with_name("flyte-iap")
+    return [str(script)] if script.is_file() else [sys.executable, "-m", "flyte_iap"]
 
 
 def isolated_env(home: Path, env: Mapping[str, str]) -> dict[str, str]:
@@ -168,14 +167,14 @@ class UserCli(Cli):
 
 
 def run_manifests(*args: str, stdin: str | None = None) -> tuple[int, str, str]:
-    """``flyte-iap manifests ARGS`` in process, as the main command line reports it:
-    (exit code, stdout, stderr); a FlyteIapError becomes 'flyte-iap: msg' and its code."""
-    from click.testing import CliRunner
-
-    from flyte_iap.cli.manifests import manifests
-
-    result = CliRunner().invoke(manifests, list(args), input=stdin)
-    if isinstance(result.exception, FlyteIapError):
-        return result.exception.exit_code, result.stdout, f"flyte-iap: {result.exception}\n"
-    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
-    return result.exit_code, result.stdout, result.stderr
+    """``flyte-iap manifests ARGS`` in process through the command line's own ``run``, so
+    its messages and exit codes are the command's: (exit code, stdout, stderr)."""
+    out, err = io.StringIO(), io.StringIO()
+    given = sys.stdin
+    sys.stdin = io.StringIO(stdin or "")
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = run(["manifests", *args], Wiring({}))
+    finally:
+        sys.stdin = given
+    return code, out.getvalue(), err.getvalue()

@@ -6,13 +6,13 @@ it is on PATH.
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
 
+from ..cli import flyte_iap_command
 from ..cli import run_manifests as run
 
 GOOD = ["--domain", "flyte.example.com", "--static-ip-name", "flyte-ip"]
@@ -171,18 +171,17 @@ def test_check_needs_a_file() -> None:
     assert "Traceback" not in err
 
 
-FLYTE_IAP = shutil.which("flyte-iap")
-needs_script = pytest.mark.skipif(FLYTE_IAP is None, reason="flyte-iap is not on PATH")
-
-
 def script(*args: str) -> subprocess.CompletedProcess[str]:
-    assert FLYTE_IAP is not None
+    """The installed command itself, as a user runs it."""
     return subprocess.run(
-        [FLYTE_IAP, "manifests", *args], capture_output=True, text=True, timeout=60, check=False
+        [*flyte_iap_command(), "manifests", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
 
 
-@needs_script
 def test_script_renders_and_checks_clean(tmp_path: Path) -> None:
     rendered = script("render", *GOOD, "--output-dir", str(tmp_path))
     assert rendered.returncode == 0, rendered.stderr
@@ -190,7 +189,6 @@ def test_script_renders_and_checks_clean(tmp_path: Path) -> None:
     assert (checked.returncode, checked.stdout) == (0, ""), checked.stderr
 
 
-@needs_script
 def test_script_reports_bad_input_without_traceback() -> None:
     result = script("render", "--domain", "*.example.com", "--static-ip-name", "ip")
     assert result.returncode == 2
@@ -198,7 +196,6 @@ def test_script_reports_bad_input_without_traceback() -> None:
     assert "Traceback" not in result.stderr
 
 
-@needs_script
 def test_script_reports_deeply_nested_yaml_in_one_line(tmp_path: Path) -> None:
     path = tmp_path / "deep.yaml"
     path.write_text("[" * 100_000)
@@ -206,7 +203,6 @@ def test_script_reports_deeply_nested_yaml_in_one_line(tmp_path: Path) -> None:
     assert_usage_error(result.returncode, result.stdout, result.stderr, "nested more than")
 
 
-@needs_script
 def test_script_check_exits_1_on_findings(tmp_path: Path) -> None:
     values = tmp_path / "values.yaml"
     values.write_text("service:\n  type: LoadBalancer\n")

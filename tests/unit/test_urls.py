@@ -149,10 +149,43 @@ def test_every_endpoint_variable_is_held_to_the_rule(name: str, url: str) -> Non
         Endpoints.from_env({name: url})
 
 
-def test_the_defaults_and_the_emulators_urls_pass() -> None:
-    assert Endpoints.from_env({}).token_uri == DEFAULTS["FLYTE_IAP_TOKEN_URI"]
-    local = {name: "http://127.0.0.1:8123/x" for name in DEFAULTS}
-    assert Endpoints.from_env(local).iam_credentials_uri == "http://127.0.0.1:8123/x"
+def test_the_defaults_are_googles_production_endpoints() -> None:
+    """Written out here as the product contract gives them, not read back from the table
+    they come from: a typo in a default must fail this test."""
+    endpoints = Endpoints.from_env({})
+    assert {
+        "auth": endpoints.auth_uri,
+        "token": endpoints.token_uri,
+        "secret_manager": endpoints.secret_manager_uri,
+        "iam_credentials": endpoints.iam_credentials_uri,
+        "revoke": endpoints.revoke_uri,
+        "certs": endpoints.certs_uri,
+        "metadata": endpoints.metadata_root,
+    } == {
+        "auth": "https://accounts.google.com/o/oauth2/v2/auth",
+        "token": "https://oauth2.googleapis.com/token",
+        "secret_manager": "https://secretmanager.googleapis.com",
+        "iam_credentials": "https://iamcredentials.googleapis.com",
+        "revoke": "https://oauth2.googleapis.com/revoke",
+        "certs": "https://www.googleapis.com/oauth2/v1/certs",
+        "metadata": "http://metadata.google.internal/computeMetadata/v1",
+    }
+    assert sorted(DEFAULTS) == sorted(
+        f"FLYTE_IAP_{name}_URI"
+        for name in ("AUTH", "TOKEN", "SECRET_MANAGER", "IAM_CREDENTIALS", "REVOKE", "CERTS")
+    )
+
+
+def test_each_variable_overrides_its_endpoint() -> None:
+    local = {name: f"http://127.0.0.1:8123/{name}" for name in DEFAULTS}
+    endpoints = Endpoints.from_env({**local, "GCE_METADATA_HOST": "127.0.0.1:8124"})
+    assert endpoints.iam_credentials_uri == "http://127.0.0.1:8123/FLYTE_IAP_IAM_CREDENTIALS_URI"
+    assert endpoints.auth_uri == "http://127.0.0.1:8123/FLYTE_IAP_AUTH_URI"
+    assert endpoints.token_uri == "http://127.0.0.1:8123/FLYTE_IAP_TOKEN_URI"
+    assert endpoints.secret_manager_uri == "http://127.0.0.1:8123/FLYTE_IAP_SECRET_MANAGER_URI"
+    assert endpoints.revoke_uri == "http://127.0.0.1:8123/FLYTE_IAP_REVOKE_URI"
+    assert endpoints.certs_uri == "http://127.0.0.1:8123/FLYTE_IAP_CERTS_URI"
+    assert endpoints.metadata_root == "http://127.0.0.1:8124/computeMetadata/v1"
 
 
 # --- an external_account file's URLs ------------------------------------------------------

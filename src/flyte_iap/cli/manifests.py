@@ -2,7 +2,7 @@
 
 Bad input is a :class:`~flyte_iap.errors.ManifestError` from the renderer or the
 reader, a usage error (exit 2) that the main command line prints; ``check`` exits 1
-itself when it has findings.
+when it has findings.
 """
 
 from __future__ import annotations
@@ -87,5 +87,5 @@ def check_command(files: tuple[str, ...]) -> None:
     for finding in findings:
         click.echo(str(finding))
     if findings:
-        sys.exit(1)
+        click.get_current_context().exit(1)
     click.echo(f"ok: {len(documents)} documents in {len(files)} file(s), no findings", err=True)
