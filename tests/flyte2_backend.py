@@ -191,9 +191,7 @@ class _Runs(_Part, RunService):
         backend = self.backend
         for phase in (phase_pb2.ACTION_PHASE_RUNNING, phase_pb2.ACTION_PHASE_SUCCEEDED):
             if phase == phase_pb2.ACTION_PHASE_SUCCEEDED:
-                deadline = time.monotonic() + _STREAM_WAIT
-                while not backend.released.is_set() and time.monotonic() < deadline:
-                    await asyncio.sleep(0.02)
+                await asyncio.to_thread(backend.released.wait, _STREAM_WAIT)
             details = run_definition_pb2.ActionDetails(
                 id=request.action_id, status=run_definition_pb2.ActionStatus(phase=phase)
             )

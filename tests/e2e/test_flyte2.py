@@ -7,7 +7,6 @@ IAP gate → backend stand-in. Without the proxy the same SDK call is refused.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import queue
@@ -109,14 +108,6 @@ def lines_of(stream: object) -> queue.Queue[str]:
     return found
 
 
-@functools.cache
-def proxy_is_written() -> bool:
-    result = subprocess.run(
-        [*flyte_iap_command(), "proxy", "--help"], capture_output=True, text=True, timeout=WAIT
-    )
-    return "not written yet" not in result.stdout.lower()
-
-
 @pytest.fixture
 def backend() -> Iterator[Flyte2Backend]:
     with Flyte2Backend() as stand_in:
@@ -134,8 +125,6 @@ def tap(emulator: Emulator, backend: Flyte2Backend) -> Iterator[Tap]:
 @pytest.fixture
 def proxy(emulator: Emulator, tap: Tap, home: Path, tmp_path: Path) -> Iterator[str]:
     """`flyte-iap proxy` for a service account, upstream the tapped gate; its address."""
-    if not proxy_is_written():
-        pytest.fail("waiting for `flyte-iap proxy` (issue 10): it is not written yet")
     key = emulator.write_service_account_key(tmp_path / "key.json")
     command = [*flyte_iap_command(), "proxy", "--upstream", tap.url, "--listen", "127.0.0.1:0"]
     proc = subprocess.Popen(

@@ -1,5 +1,5 @@
-"""Credentials never go where the https-or-loopback rule says they must not (issue 8,
-items 1 and 2), and google-auth's words, which may quote a token, never reach stderr.
+"""Credentials never go where the https-or-loopback rule says they must not, and
+google-auth's words, which may quote a token, never reach stderr.
 
 A StubServer on 127.0.0.1 stands in for the attacker's host. Each hostile URL reaches
 it on yesterday's code (the check judged one host, requests connected to another, or a

@@ -158,7 +158,7 @@ NESTED = {
 
 @pytest.mark.parametrize("text", list(NESTED.values()), ids=list(NESTED))
 def test_check_deeply_nested_yaml(tmp_path: Path, text: str) -> None:
-    """Issue 8, item 13: PyYAML composes recursively; this was a RecursionError."""
+    """PyYAML composes recursively: without a bound, this would be a RecursionError."""
     path = tmp_path / "deep.yaml"
     path.write_text(text)
     assert_usage_error(*run("check", str(path)), f"{path}: not valid YAML at line", "nested")

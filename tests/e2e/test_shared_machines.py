@@ -1,4 +1,4 @@
-"""The token cache on shared machines and among hostile local files (issue 8, items 3-9).
+"""The token cache on shared machines and among hostile local files.
 
 The installed CLI against the emulator. "Another user" is uid 65534 (nobody): the
 tests run as root and ``chown`` what that user would have planted; where root's own

@@ -303,7 +303,7 @@ def test_odd_hand_written_values_never_crash_check() -> None:
 
 
 def test_nesting_up_to_the_limit_loads_and_one_more_level_does_not() -> None:
-    """Issue 8, item 13: a bound on nesting, not Python's recursion limit, decides."""
+    """A bound on nesting, not Python's recursion limit, decides."""
     from flyte_iap.manifests.yaml_io import MAX_DEPTH, load
 
     def nested(depth: int) -> str:  # the document's own mapping is the first level

@@ -1,5 +1,5 @@
-"""The https-or-loopback rule for every URL a credential is sent to (issue 8, items 1
-and 2), and what a failed call of google-auth's says instead of google-auth's words.
+"""The https-or-loopback rule for every URL a credential is sent to, and what a failed
+call of google-auth's says instead of google-auth's words.
 
 The rule judges the host requests will connect to (urllib3's parse), by its literal:
 ``localhost``, 127.0.0.0/8, ``[::1]``. Each edge case below is decided on purpose.
