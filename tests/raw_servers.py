@@ -20,13 +20,25 @@ JSON_HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Lengt
 
 @dataclass
 class RawServer:
-    """What a raw server saw: its URL, how many connections, how many bytes it sent."""
+    """What a raw server saw: its URL, how many connections, how many bytes it sent, and
+    how many answers are over (the client gone, the answer sent, or the server stopped)."""
 
     url: str
     stop: threading.Event
     connections: int = 0
     sent: int = 0
+    answered: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
+    changed: threading.Condition = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.changed = threading.Condition(self.lock)
+
+    def wait_answered(self, count: int, timeout: float) -> bool:
+        """Wait until ``count`` answers are over; False when ``timeout`` (a hang guard)
+        passes first."""
+        with self.changed:
+            return self.changed.wait_for(lambda: self.answered >= count, timeout)
 
     def send(self, conn: socket.socket, data: bytes) -> bool:
         """Send ``data``; False once the client has gone or the server stops."""
@@ -53,16 +65,21 @@ def raw_server(answer: Answer, lifetime: float = 30.0) -> Iterator[RawServer]:
     conns: list[socket.socket] = []
 
     def handle(conn: socket.socket) -> None:
-        with conn:
-            conn.settimeout(2.0)
-            head = b""
-            with contextlib.suppress(OSError):
-                while b"\r\n\r\n" not in head and len(head) < 65536:
-                    data = conn.recv(4096)
-                    if not data:
-                        return
-                    head += data
-            answer(server, conn)
+        try:
+            with conn:
+                conn.settimeout(2.0)
+                head = b""
+                with contextlib.suppress(OSError):
+                    while b"\r\n\r\n" not in head and len(head) < 65536:
+                        data = conn.recv(4096)
+                        if not data:
+                            return
+                        head += data
+                answer(server, conn)
+        finally:
+            with server.changed:
+                server.answered += 1
+                server.changed.notify_all()
 
     def accept() -> None:
         while not server.stop.is_set():

@@ -15,7 +15,6 @@ import os
 import socket
 import stat
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -256,9 +255,8 @@ def test_bad_fault_delays_get_a_400_with_a_reason(
     assert refused.status_code == 400
     message = refused.json()["error"]["message"]
     assert message == f"delay must be a number of seconds from 0 to {MAX_FAULT_DELAY:g}"
-    started = time.monotonic()
-    assert certs_status(emu) == 200  # nothing queued: no hang, no crash
-    assert time.monotonic() - started < 2
+    # Nothing queued: a queued fault answers 503, crashes, or holds the answer past 5 s.
+    assert certs_status(emu) == 200
     assert "Traceback" not in capfd.readouterr().err
 
 
@@ -298,13 +296,14 @@ def test_fail_next_refuses_unbounded_delays(emu: Emulator, delay: float) -> None
 
 
 def test_a_huge_announced_body_gets_a_413_without_being_read(emu: Emulator) -> None:
-    """A Content-Length of 10 GB with no body behind it: answered at once, not awaited."""
+    """A Content-Length of 10 GB with no body behind it: answered at once, not awaited
+    (the body never comes, so a server that read it would answer nothing: the 10 s socket
+    timeout is the hang guard)."""
     host, port = emu.url.removeprefix("http://").split(":")
     head = (
         f"POST /token HTTP/1.1\r\nHost: {host}:{port}\r\n"
         "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 10000000000\r\n\r\n"
     )
-    started = time.monotonic()
     with socket.create_connection((host, int(port)), timeout=10) as conn:
         conn.sendall(head.encode() + b"grant_type=")
         answer = b""
@@ -312,7 +311,6 @@ def test_a_huge_announced_body_gets_a_413_without_being_read(emu: Emulator) -> N
             answer += chunk
     assert answer.startswith(b"HTTP/1.0 413") or answer.startswith(b"HTTP/1.1 413"), answer[:80]
     assert str(MAX_REQUEST_BODY).encode() in answer
-    assert time.monotonic() - started < 5
     assert emu.count("token") == 0
     at_the_bound = requests.post(emu.token_uri, data=b"x" * MAX_REQUEST_BODY, timeout=10)
     assert at_the_bound.status_code == 400  # read and judged: not a grant
@@ -324,10 +322,9 @@ def test_a_connection_that_sends_nothing_is_closed() -> None:
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02})
     thread.start()
     try:
+        # The hang guard: without its 0.3 s idle timeout the server would wait 120 s.
         with socket.create_connection(("127.0.0.1", server.server_port), timeout=10) as conn:
-            started = time.monotonic()
             assert conn.recv(1) == b""  # the server hung up
-            assert time.monotonic() - started < 5
     finally:
         server.shutdown()
         server.server_close()

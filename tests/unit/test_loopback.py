@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import re
 import socket
-import threading
 import time
 
 import pytest
@@ -48,10 +47,9 @@ def test_valid_callback_returns_the_code_and_the_tab_shows_the_success(
     assert re.fullmatch(r"http://127\.0\.0\.1:\d+/", server.redirect_uri)
     tab = open_tab(server, code="4/the-code", state=STATE, scope="openid email")
     assert server.wait(5) == "4/the-code"
-    time.sleep(0.3)
-    assert not tab.done()  # held while the code is exchanged
     server.report_success(EMAIL)
     response = tab.result(5)
+    # The page names the account, known only from the report: the tab was held for it.
     assert response.status_code == 200
     assert "<h1>Login succeeded</h1>" in response.text and pages.SUCCESS_NEXT in response.text
     assert f"<dt>Account</dt><dd>{EMAIL}</dd>" in response.text
@@ -73,39 +71,39 @@ def test_a_failed_exchange_is_what_the_tab_shows() -> None:
     assert "<span>--desktop_client_id</span> <span>D</span>" in response.text
 
 
+#: How long a report may wait for the held tab's page in the tests below that show it does
+#: not wait at all: far past their hang guard, so a report that waited fails the test.
+NEVER = 30.0
+
+
+@pytest.mark.timeout(5)  # ten times the 0.5 s hold
 def test_the_hold_is_bounded_and_never_claims_success() -> None:
-    with LoopbackServer(state=STATE, hold=0.5) as server:
+    with LoopbackServer(state=STATE, hold=0.5, send_wait=NEVER) as server:
         tab = open_tab(server, code="c", state=STATE)
         assert server.wait(5) == "c"
-        started = time.monotonic()
         response = tab.result(5)  # nobody reported: the hold ran out
-        assert time.monotonic() - started < 3
         assert "Login succeeded" not in response.text
         assert "return to the terminal to see whether it succeeded" in response.text
-        started = time.monotonic()
         server.report_success(EMAIL)  # too late for the tab; it does not wait for it
-        assert time.monotonic() - started < 1
 
 
 def test_closing_answers_a_tab_still_held() -> None:
     server = LoopbackServer(state=STATE, hold=30)
     tab = open_tab(server, code="c", state=STATE)
     assert server.wait(5) == "c"
-    started = time.monotonic()
     server.close()  # the login ended (e.g. interrupted) without a report
-    response = tab.result(5)
-    assert time.monotonic() - started < 3
+    response = tab.result(5)  # long before the 30 s hold would end
     assert "Login succeeded" not in response.text
     assert "The login ended before this answer could be used" in response.text
 
 
-def test_a_pasted_url_has_no_tab_to_wait_for(server: LoopbackServer) -> None:
-    assert server.submit_pasted_url(f"{server.redirect_uri}?code=pasted&state={STATE}") is None
-    assert server.wait(5) == "pasted"
-    started = time.monotonic()
-    server.report_failure("refused")
-    server.report_success(EMAIL)
-    assert time.monotonic() - started < 1
+@pytest.mark.timeout(5)  # a report that waited for a tab would wait NEVER seconds
+def test_a_pasted_url_has_no_tab_to_wait_for() -> None:
+    with LoopbackServer(state=STATE, send_wait=NEVER) as server:
+        assert server.submit_pasted_url(f"{server.redirect_uri}?code=pasted&state={STATE}") is None
+        assert server.wait(5) == "pasted"
+        server.report_failure("refused")
+        server.report_success(EMAIL)
 
 
 def test_favicon_is_404_and_the_login_goes_on(server: LoopbackServer) -> None:
@@ -141,18 +139,14 @@ def test_other_methods_and_a_state_without_code_do_not_end_the_login(
 
 
 def test_access_denied_ends_the_wait_at_once(server: LoopbackServer) -> None:
-    answers: list[requests.Response] = []
-    threading.Timer(0.2, lambda: answers.append(callback(server, error="access_denied",
-                                                          state=STATE))).start()  # fmt: skip
-    started = time.monotonic()
+    tab = open_tab(server, error="access_denied", state=STATE)
     with pytest.raises(LoginError) as caught:
         server.wait(30)
-    assert time.monotonic() - started < 5
-    assert str(caught.value) == DENIED
+    assert str(caught.value) == DENIED  # not the end of the 30 s
     assert caught.value.error == "access_denied"
-    time.sleep(0.2)
-    assert "<h1>Login denied</h1>" in answers[0].text and "(access_denied)" in answers[0].text
-    assert "<span>flyte-iap</span> <span>login</span>" in answers[0].text  # to retry
+    page = tab.result(5).text
+    assert "<h1>Login denied</h1>" in page and "(access_denied)" in page
+    assert "<span>flyte-iap</span> <span>login</span>" in page  # to retry
 
 
 def test_other_errors_are_named_and_escaped(server: LoopbackServer) -> None:
@@ -186,11 +180,12 @@ def test_only_the_first_result_counts(server: LoopbackServer) -> None:
     assert "<h1>Login succeeded</h1>" in first.result(5).text
 
 
+@pytest.mark.timeout(5)  # ten times the 0.5 s wait
 def test_timeout_raises_login_error(server: LoopbackServer) -> None:
     started = time.monotonic()
     with pytest.raises(LoginError) as caught:
         server.wait(0.5)
-    assert 0.4 < time.monotonic() - started < 3
+    assert time.monotonic() - started >= 0.4  # it waited (load makes this only longer)
     assert str(caught.value).startswith("no login within 0.5 s (")
     assert str(caught.value).endswith("; run the command again, or raise --timeout")
 

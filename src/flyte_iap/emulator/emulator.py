@@ -4,6 +4,8 @@ what a test does with it (addresses, credential files, faults, the IAP gate)."""
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -26,7 +28,9 @@ class Emulator:
     Use as a context manager, or call :meth:`start` and :meth:`stop`. ``port=0`` picks a
     free port. Relative paths given to the ``write_*`` helpers resolve under ``state_dir``.
     With ``iap_upstream`` (``http://HOST:PORT``) :meth:`start` also starts the IAP gate in
-    front of it (see :meth:`start_gate`).
+    front of it (see :meth:`start_gate`). ``clock`` (seconds since the epoch) is the
+    emulator's time: what it issues expires by it, and what it is shown is judged by it
+    (a test moves its own on, rather than wait for a token to expire).
     """
 
     def __init__(
@@ -36,10 +40,11 @@ class Emulator:
         state_dir: Path | None = None,
         *,
         iap_upstream: str | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.config = config or EmulatorConfig()
         self.state_dir = state_dir
-        self._state = EmulatorState()
+        self._state = EmulatorState(clock=clock)
         self._minter = TokenMinter(self.config, self._state, SigningKey.generate("emulator"))
         self._state.add_client(self.config.desktop_client_id, self.config.desktop_client_secret)
         self._state.add_client(self.config.adc_client_id, self.config.adc_client_secret)

@@ -49,6 +49,7 @@ class LoopbackServer:
     tab that brought a code waits up to ``hold`` seconds for the login to report how the
     code's exchange went. ``audience`` (the token's, named on the success page) and
     ``retry_command`` (on every page that ends the login badly) are for the pages only.
+    A report waits up to ``send_wait`` seconds for the held tab's page to be written.
     """
 
     def __init__(
@@ -59,9 +60,11 @@ class LoopbackServer:
         hold: float = DEFAULT_HOLD,
         audience: str = "",
         retry_command: str = "flyte-iap login",
+        send_wait: float = _SEND_WAIT,
     ) -> None:
         self._state = state
         self._hold = hold
+        self._send_wait = send_wait
         self.audience = audience
         self.retry_command = retry_command
         self._done = threading.Event()
@@ -155,7 +158,7 @@ class LoopbackServer:
                 self._reported.set()
             held = self._tab_held
         if held:
-            self._sent.wait(_SEND_WAIT)
+            self._sent.wait(self._send_wait)
 
     def outcome_page(self) -> bytes:
         """The page for the tab that brought the code, once the login reported it."""
