@@ -1,7 +1,8 @@
 """``flyte-iap configure`` in process: the file it creates, the exact text of every edit
 (everything outside the changed lines byte for byte), the files it refuses and leaves
 as they were, where it writes, and the token command's options checked as the real
-command checks them."""
+command checks them; for Flyte 2 (``--flyte 2``) the SDK's keys written exactly and a
+``proxyCommand`` removed; a private CA's file (``--ca-cert``) checked."""
 
 from __future__ import annotations
 
@@ -331,3 +332,106 @@ def test_this_command_is_the_script_run_else_the_one_beside_python(tmp_path: Pat
     assert this_command("/usr/lib/pytest", str(python)) == [str(script)]
     script.unlink()
     assert this_command("/usr/lib/pytest", str(python)) == [str(python), "-m", "flyte_iap"]
+
+
+# --- Flyte 2 (--flyte 2) and a private CA (--ca-cert) ------------------------------------
+PEM = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+
+
+@pytest.fixture
+def ca(tmp_path: Path) -> Path:
+    path = tmp_path / "ca.pem"
+    path.write_text(PEM)
+    return path
+
+
+def test_a_new_flyte2_config(configure: Configure, ca: Path) -> None:
+    result = configure(
+        "--flyte", "2", "--endpoint", "dns:///flyte.example.com", "--ca-cert", str(ca), *sa_args()
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == ""
+    assert configure.text() == (
+        'admin:\n  endpoint: "dns:///flyte.example.com"\n  insecure: false\n'
+        f'  caCertFilePath: "{ca}"\n  authType: "ExternalCommand"\n  command: {SA_FLOW}\n'
+    )
+    assert yaml.safe_load(configure.text())["admin"]["command"] == SA_COMMAND
+
+
+def test_a_flyte1_proxy_command_is_removed_and_said(configure: Configure) -> None:
+    configure.write(
+        "# mine\nadmin:\n  endpoint: dns:///flyte.example.com  # prod\n"
+        "  proxyCommand:   # by hand\n    - old-tool\n    - --secret-ish\n  insecure: false\n"
+        "task:\n  project: p\n"
+    )
+    result = configure("--flyte", "2", *sa_args())
+    assert result.returncode == 0, result.stderr
+    assert configure.text() == (
+        "# mine\nadmin:\n  endpoint: dns:///flyte.example.com  # prod\n  insecure: false\n"
+        f'  authType: "ExternalCommand"\n  command: {SA_FLOW}\ntask:\n  project: p\n'
+    )
+    assert "admin.proxyCommand: old-tool --secret-ish → (removed)" in result.stderr
+    assert "cannot start with a proxyCommand" in result.stderr
+
+
+def test_a_flow_style_admin_loses_its_proxy_command_exactly(configure: Configure) -> None:
+    configure.write("admin: {endpoint: dns:///x, proxyCommand: [a, b], insecure: false}  # f\n")
+    result = configure("--flyte", "2", *sa_args())
+    assert result.returncode == 0, result.stderr
+    assert configure.text() == (
+        "admin: {endpoint: dns:///x, insecure: false, "
+        f'"authType": "ExternalCommand", "command": {SA_FLOW}}}  # f\n'
+    )
+
+
+def test_flyte2_twice_leaves_the_file(configure: Configure) -> None:
+    assert configure("--flyte", "2", *sa_args()).returncode == 0
+    before = configure.text()
+    again = configure("--flyte", "2", *sa_args())
+    assert again.returncode == 0 and "left as it was" in again.stderr
+    assert configure.text() == before
+
+
+def test_flyte2_over_plain_http_to_a_loopback_gate_is_warned(configure: Configure) -> None:
+    """The Flyte 2 SDK adds no credentials with insecure: true: never written for it."""
+    result = configure("--flyte", "2", "--endpoint", "dns:///127.0.0.1:8089", *sa_args())
+    assert result.returncode == 0, result.stderr
+    assert yaml.safe_load(configure.text())["admin"]["insecure"] is False
+    assert "sends the token over TLS only" in result.stderr
+
+
+def test_ca_cert_for_flyte1_means_tls(configure: Configure, ca: Path) -> None:
+    result = configure("--endpoint", "dns:///127.0.0.1:8443", "--ca-cert", str(ca), *sa_args())
+    assert result.returncode == 0, result.stderr
+    admin = yaml.safe_load(configure.text())["admin"]
+    assert admin == {
+        "endpoint": "dns:///127.0.0.1:8443",
+        "insecure": False,
+        "caCertFilePath": str(ca),
+        "proxyCommand": [EXE, SA, *sa_args()[1:]],
+    }
+
+
+@pytest.mark.parametrize(
+    ("content", "words"),
+    [(None, "cannot be read"), ("not a certificate\n", "not a PEM file of certificates")],
+    ids=["missing", "not-pem"],
+)
+def test_a_ca_cert_that_is_no_pem_file_is_refused(
+    configure: Configure, tmp_path: Path, content: str | None, words: str
+) -> None:
+    path = tmp_path / "ca.pem"
+    if content is not None:
+        path.write_text(content)
+    configure.write("admin:\n  endpoint: dns:///x\n")
+    result = configure("--ca-cert", str(path), *sa_args())
+    assert_clean_failure(result, "--ca-cert", words)
+    assert result.returncode == 2
+    assert configure.text() == "admin:\n  endpoint: dns:///x\n"
+
+
+def test_an_unknown_generation_is_a_usage_error(configure: Configure) -> None:
+    result = configure("--flyte", "3", *sa_args())
+    assert_clean_failure(result, "--flyte")
+    assert result.returncode == 2
+    assert not configure.config.exists()

@@ -551,3 +551,91 @@ def test_grpc_get_version_without_flyteidl() -> None:
         server.stop(0)
     assert check.status == "ok" and "v1.x" in check.detail, check
     assert seen == ["Bearer a.b.c"]
+
+
+# --- Flyte 2: the config's generation, and whom the backend sees -------------------------
+def test_a_flyte2_config_is_read_as_one(home: Path) -> None:
+    from flyte_iap.doctor.config import read_config
+
+    command = ["flyte-iap", SA, "--webapp_client_id", AUD]
+    config = write_config(home, "dns:///flyte.example.com", None, authType="ExternalCommand")
+    config.write_text(config.read_text() + f"  command: {command}\n")
+    check, target = read_config(str(config), endpoint=None, command=None, insecure=False)
+    assert target is not None and target.generation == 2 and target.command == command
+    assert "Flyte 2" in check.detail and "command flyte-iap" in check.detail
+    # A proxyCommand makes it Flyte 1's, whatever authType says (flyteadmin's own auth).
+    config.write_text(config.read_text() + f"  proxyCommand: {command}\n")
+    _, target = read_config(str(config), endpoint=None, command=None, insecure=False)
+    assert target is not None and target.generation == 1
+
+
+def test_a_flyte2_config_over_plain_http_fails_the_config_check(home: Path) -> None:
+    """insecure: true makes the flyte SDK send no token at all."""
+    from flyte_iap.doctor.config import read_config
+
+    config = write_config(
+        home, "dns:///127.0.0.1:8443", None, authType="ExternalCommand", insecure=True
+    )
+    config.write_text(config.read_text() + "  command: [flyte-iap, x]\n")
+    check, target = read_config(str(config), endpoint=None, command=None, insecure=False)
+    assert target is None and check.status == "fail"
+    assert "sends no token at all" in check.detail and "insecure: false" in check.fix
+
+
+def connect_answer(status: int, body: Any) -> Any:
+    from flyte_iap.transport import Response
+
+    return Response(status, {"Content-Type": "application/json"}, json_bytes(body))
+
+
+BACKEND_SEES = [
+    (
+        200,
+        {"subject": "accounts.google.com:1", "email": "me@x.org"},
+        "ok",
+        "sees the caller as me@x.org",
+    ),
+    (200, {"subject": "accounts.google.com:2", "email": "other@x.org"}, "fail", "someone else"),
+    (200, {"name": "no subject"}, "fail", "not the caller's identity"),
+    (401, {"code": "unauthenticated", "message": "no identity"}, "fail", "sees no caller"),
+    (503, {"code": "unavailable"}, "fail", "did not answer"),
+    (404, "<html>not found</html>", "fail", "answered 404"),
+]
+
+
+@pytest.mark.parametrize(("status", "body", "outcome", "words"), BACKEND_SEES)
+def test_whom_the_backend_sees(status: int, body: Any, outcome: str, words: str) -> None:
+    from flyte_iap.doctor.connect import backend_check
+    from flyte_iap.flyteconfig import parse_endpoint
+    from flyte_iap.transport import HttpClient
+
+    check = backend_check(
+        connect_answer(status, body),
+        {"email": "me@x.org"},
+        endpoint=parse_endpoint("dns:///127.0.0.1:9", insecure=True),
+        http=HttpClient(tries=1),
+        token="header.payload.signature",
+    )
+    assert (check.status, check.name) == (outcome, "backend")
+    assert words in check.detail + check.fix
+    if status == 401:
+        assert "X-Goog-IAP-JWT-Assertion" in check.fix
+
+
+def test_a_backend_without_identity_service_is_asked_for_its_projects() -> None:
+    from flyte_iap.doctor.connect import backend_check
+    from flyte_iap.flyteconfig import parse_endpoint
+    from flyte_iap.transport import HttpClient
+
+    with StubServer(Reply.json({"projects": []})) as projects:
+        check = backend_check(
+            connect_answer(404, {"code": "unimplemented", "message": "x"}),
+            {},
+            endpoint=parse_endpoint(endpoint_of(projects.url), insecure=True),
+            http=HttpClient(tries=1),
+            token="header.payload.signature",
+        )
+        ((method, path, headers, body),) = projects.requests
+    assert check.status == "ok" and "ProjectService answered" in check.detail
+    assert (method, path, body) == ("POST", "/flyteidl2.project.ProjectService/ListProjects", b"{}")
+    assert headers["authorization"] == "Bearer header.payload.signature"

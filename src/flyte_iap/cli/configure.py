@@ -34,36 +34,80 @@ _Values = dict[str, str | bool | list[str]]
     help="The Flyte config to write (default: FLYTECTL_CONFIG, else ~/.flyte/config.yaml).",
 )
 @click.option(
+    "--flyte",
+    "generation",
+    type=click.Choice(["1", "2"]),
+    default="1",
+    show_default=True,
+    help="1: flytekit and flytectl (admin.proxyCommand); 2: the flyte SDK 2.x "
+    "(admin.authType ExternalCommand and admin.command).",
+)
+@click.option(
     "--endpoint",
     metavar="dns:///HOST",
     help="Also set admin.endpoint, and admin.insecure: true for a loopback address "
-    "(the emulator's gate), else false.",
+    "(the emulator's gate, Flyte 1 only), else false.",
+)
+@click.option(
+    "--ca-cert",
+    metavar="PEM",
+    help="Set admin.caCertFilePath: the CA certificates the endpoint's TLS certificate is "
+    "verified with (a private CA; admin.insecure: false).",
 )
 @click_option(VERBOSE)
 @click.argument("token_command", metavar="TOKEN_COMMAND")
 @click.argument("token_args", nargs=-1, type=click.UNPROCESSED, metavar="[ITS OPTIONS]...")
 def configure(
-    config: str | None, endpoint: str | None, token_command: str, token_args: tuple[str, ...]
+    config: str | None,
+    generation: str,
+    endpoint: str | None,
+    ca_cert: str | None,
+    token_command: str,
+    token_args: tuple[str, ...],
 ) -> None:
-    """Write `flyte-iap TOKEN_COMMAND [its options]` as admin.proxyCommand of the Flyte config.
+    """Write `flyte-iap TOKEN_COMMAND [its options]` into the Flyte config, as the SDK of
+    --flyte 1 or 2 runs it: admin.proxyCommand for flytekit and flytectl; admin.authType
+    ExternalCommand and admin.command for the flyte SDK 2.x.
 
     TOKEN_COMMAND is generate-user-id-token or generate-service-account-id-token. Every
-    other key and comment of an existing file is kept as it was.
+    other key and comment of an existing file is kept as it was; for Flyte 2 an
+    admin.proxyCommand is removed (the flyte SDK 2.12 cannot start with one).
     """
     from flyte_iap.flyteconfig import config_path, write_target
 
     run = wiring()
+    flyte2 = generation == "2"
     values: _Values = {}
     if endpoint is not None:  # the order of new keys in a new file
-        values.update(endpoint=endpoint, insecure=_loopback(endpoint))
+        loopback = _loopback(endpoint)
+        values.update(endpoint=endpoint, insecure=loopback and not flyte2 and ca_cert is None)
+        if flyte2 and loopback and ca_cert is None:
+            run.console.warn(
+                "warning: the flyte SDK sends the token over TLS only: a loopback endpoint "
+                "(the emulator's gate) needs TLS (emulator --iap-tls) and --ca-cert"
+            )
+    if ca_cert is not None:
+        values.update(insecure=False, caCertFilePath=_ca_file(ca_cert))
     words = token_words(token_command, token_args, run.env, run.console.warn, written=True)
     token_request(token_command, words.values)  # checked as the command will check them
-    values["proxyCommand"] = [*this_command(), token_command, *words.words]
+    command = [*this_command(), token_command, *words.words]
+    if flyte2:
+        values.update(authType=EXTERNAL_COMMAND, command=command)
+    else:
+        values["proxyCommand"] = command
     path = config_path(config, run.env)
     try:
-        _write(path, write_target(path), values)
+        _write(path, write_target(path), values, remove=FLYTE2_REMOVES if flyte2 else ())
     except ConfigError as exc:
         raise _refused(path, str(exc)) from None
+
+
+#: The Flyte 2 SDK's way to run a command for its token (config ``admin.authType``).
+EXTERNAL_COMMAND = "ExternalCommand"
+#: What a Flyte 2 config may not hold: the flyte SDK 2.12 fails inside ``init`` with a
+#: ``proxyCommand``, and sends its ``command``'s token as ``Authorization``, which IAP
+#: takes when ``Proxy-Authorization`` holds none.
+FLYTE2_REMOVES = ("proxyCommand",)
 
 
 def _loopback(endpoint: str) -> bool:
@@ -82,27 +126,49 @@ def _loopback(endpoint: str) -> bool:
     return parsed.loopback
 
 
-def _write(path: str, target: str, values: _Values) -> None:
-    from flyte_iap.flyteconfig import MISSING, set_admin_keys, write_atomic
+def _ca_file(given: str) -> str:
+    """``--ca-cert`` as an absolute path (the SDKs run from any directory), once it is seen
+    to be a readable file of PEM certificates."""
+    path = os.path.abspath(os.path.expanduser(given))
+    try:
+        raw = read_small_file(path, limit=CONFIG_LIMIT)
+    except (OSError, NotTrusted) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "not a file"
+        raise UsageError(f"--ca-cert {shown(path, _LONG)}: cannot be read ({reason})") from None
+    if b"-----BEGIN CERTIFICATE-----" not in raw:
+        raise UsageError(f"--ca-cert {shown(path, _LONG)}: not a PEM file of certificates")
+    return path
+
+
+def _write(path: str, target: str, values: _Values, *, remove: tuple[str, ...] = ()) -> None:
+    from flyte_iap.flyteconfig import MISSING, remove_admin_keys, set_admin_keys, write_atomic
 
     text, mode = _read(target)
     edited = set_admin_keys(text or "", values)
+    removed = remove_admin_keys(edited.text, remove)
+    changes = [*edited.changes, *removed.changes]
     say = wiring().console.say
     name = shown(path, _LONG) + (f" (a link to {shown(target, _LONG)})" if target != path else "")
-    if not edited.changes:
+    if not changes:
         say(f"flyte-iap: {name} already has these settings; left as it was")
         return
     try:
-        write_atomic(target, edited.text.encode(), mode=0o600 if mode is None else mode)
+        write_atomic(target, removed.text.encode(), mode=0o600 if mode is None else mode)
     except OSError as exc:
         raise FlyteIapError(f"could not write {name}: {exc.strerror or exc}") from exc
     say(f"flyte-iap: {'created' if text is None else 'updated'} {name}:")
-    for change in edited.changes:
+    for change in changes:
         was = "" if change.old is MISSING else f"{describe(change.old)} → "
-        say(f"  admin.{change.key}: {was}{describe(change.new)}")
+        now = "(removed)" if change.new is MISSING else describe(change.new)
+        say(f"  admin.{change.key}: {was}{now}")
     if values.get("insecure") is True:
         say("  (insecure: true: a loopback endpoint speaks plain gRPC, without TLS)")
-    if not edited.admin.get("endpoint"):
+    if removed.changes:
+        say(
+            "  (the flyte SDK 2.12 cannot start with a proxyCommand: keep a Flyte 1 config "
+            "in another file, with --config)"
+        )
+    if not removed.admin.get("endpoint"):
         say("  admin.endpoint is not set: run again with --endpoint dns:///HOST")
     if not target.endswith((".yaml", ".yml")):
         say("warning: flytekit reads a config as YAML only when its name ends in .yaml or .yml")

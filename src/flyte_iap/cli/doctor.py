@@ -38,13 +38,20 @@ _WIDTH = 16
               "instead of the config's admin.endpoint.")  # fmt: skip
 @click.option("--insecure", is_flag=True, help="Plain HTTP to the endpoint (as admin."
               "insecure: true; for a loopback endpoint such as the emulator's gate).")  # fmt: skip
+@click.option("--flyte", "generation", type=click.Choice(["1", "2"]), help="Check as the SDK "
+              "of this Flyte would call (default: as the config says; 1 without one).")  # fmt: skip
 @click_option(VERBOSE)
 @click.argument("command", nargs=-1, type=click.UNPROCESSED, metavar="[--] [TOKEN_COMMAND]...")
 def doctor(
-    config_path: str | None, endpoint: str | None, insecure: bool, command: tuple[str, ...]
+    config_path: str | None,
+    endpoint: str | None,
+    insecure: bool,
+    generation: str | None,
+    command: tuple[str, ...],
 ) -> None:
-    """Check a Flyte config against IAP: the proxy command, its token, DNS and TLS,
-    IAP's answers without and with the token, and flyteadmin behind it.
+    """Check a Flyte config against IAP: the token command, its token, DNS and TLS,
+    IAP's answers without and with the token, and the backend behind it (flyteadmin for
+    Flyte 1; for Flyte 2, whom the backend sees the caller as).
 
     A token command may be given instead of admin.proxyCommand, e.g.
     `flyte-iap doctor --endpoint dns:///HOST -- generate-service-account-id-token
@@ -65,6 +72,7 @@ def doctor(
         command=words or None,
         insecure=insecure,
         command_timeout=command_timeout(run.env),
+        generation=int(generation) if generation else None,
     )
     if endpoint is not None:
         _check_endpoint(endpoint, insecure)

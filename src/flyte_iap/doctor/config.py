@@ -1,9 +1,13 @@
-"""Check 1: the Flyte config names an endpoint and a proxy command.
+"""Check 1: the Flyte config names an endpoint and the command that prints the token.
 
+Which Flyte the config is for decides which command: ``admin.proxyCommand`` (Flyte 1:
+flytekit and flytectl send its token as ``proxy-authorization``), else
+``admin.authType: ExternalCommand`` with ``admin.command`` (Flyte 2: the flyte SDK sends
+its token as ``authorization``, which IAP takes when ``proxy-authorization`` holds none).
 ``admin.endpoint`` is read by :func:`flyte_iap.flyteconfig.parse_endpoint` (as
-``configure`` reads it); ``admin.proxyCommand`` is a list of strings; ``admin.insecure``
-(plain HTTP) and ``admin.caCertFilePath`` (a private CA) are honoured. The file is read
-bounded (``flyte_iap.files``) and parsed by :func:`flyte_iap.flyteconfig.read_admin`.
+``configure`` reads it); ``admin.insecure`` (plain HTTP) and ``admin.caCertFilePath`` (a
+private CA) are honoured. The file is read bounded (``flyte_iap.files``) and parsed by
+:func:`flyte_iap.flyteconfig.read_admin`.
 """
 
 from __future__ import annotations
@@ -19,26 +23,35 @@ from flyte_iap.flyteconfig import Endpoint, parse_endpoint, read_admin
 
 NAME = "config"
 CONFIGURE = "flyte-iap configure --endpoint dns:///HOST generate-user-id-token …"
+EXTERNAL_COMMAND = "ExternalCommand"
 
 
 @dataclass(frozen=True)
 class Target:
-    """What the later checks need: the endpoint, the proxy command, a private CA."""
+    """What the later checks need: the endpoint, the token command, a private CA, and the
+    Flyte generation (1 or 2) the config is for."""
 
     endpoint: Endpoint
     command: list[str]
     ca_cert: str | None = None
+    generation: int = 1
 
 
 def read_config(
-    path: str | None, *, endpoint: str | None, command: list[str] | None, insecure: bool
+    path: str | None,
+    *,
+    endpoint: str | None,
+    command: list[str] | None,
+    insecure: bool,
+    generation: int | None = None,
 ) -> tuple[Check, Target | None]:
-    """Check 1 and, when it passes, the Target. ``endpoint`` and ``command`` (from the
-    command line) win over the file; with both given and no ``path``, no file is read."""
+    """Check 1 and, when it passes, the Target. ``endpoint``, ``command`` and
+    ``generation`` (from the command line) win over the file; with endpoint and command
+    given and no ``path``, no file is read (and the generation is 1 unless given)."""
     if path is None:
         if endpoint is None or command is None:
             raise ValueError("a config path is needed unless endpoint and command are given")
-        return _target({}, endpoint, command, insecure, "")
+        return _target({}, endpoint, command, insecure, "", generation or 1)
     try:
         text = read_small_file(path).decode("utf-8")
     except FileNotFoundError:
@@ -50,7 +63,7 @@ def read_config(
         admin = read_admin(text)
     except ConfigError as exc:
         return fail(NAME, f"{shown(path)}: {shown(exc)}", f"fix the file, or {CONFIGURE}"), None
-    return _target(admin, endpoint, command, insecure, shown(path))
+    return _target(admin, endpoint, command, insecure, shown(path), generation)
 
 
 def _target(
@@ -59,26 +72,40 @@ def _target(
     command: list[str] | None,
     insecure: bool,
     path: str,
+    generation: int | None,
 ) -> tuple[Check, Target | None]:
     """Check 1 on the ``admin`` section of ``path`` ("": none read), overrides applied."""
     name, where = NAME, path or "the command line"
     raw_endpoint = endpoint if endpoint is not None else admin.get("endpoint")
-    raw_command = command if command is not None else admin.get("proxyCommand")
+    if generation is None:
+        external = admin.get("authType") == EXTERNAL_COMMAND and "command" in admin
+        generation = 2 if "proxyCommand" not in admin and external else 1
+    key = "proxyCommand" if generation == 1 else "command"
+    raw_command = command if command is not None else admin.get(key)
     flag = admin.get("insecure", False) if not insecure else True
     if raw_endpoint is None:
         fix = f"add admin.endpoint: dns:///HOST (or {CONFIGURE})"
         return fail(name, f"{where}: no admin.endpoint", fix), None
     if raw_command is None:
-        return fail(name, f"{where}: no admin.proxyCommand", f"add one: {CONFIGURE}"), None
+        detail = (
+            f"{where}: no admin.proxyCommand (Flyte 1), nor admin.authType: "
+            f"{EXTERNAL_COMMAND} with admin.command (Flyte 2)"
+        )
+        fix = f"add one: {CONFIGURE} (with --flyte 2 for the flyte SDK 2.x)"
+        return fail(name, detail, fix), None
     if not isinstance(raw_command, list) or not raw_command:
         kind = "a string" if isinstance(raw_command, str) else "not a list"
         fix = f"write it as a YAML list, one word per item: {CONFIGURE}"
-        return fail(name, f"{where}: admin.proxyCommand is {kind}", fix), None
+        return fail(name, f"{where}: admin.{key} is {kind}", fix), None
     if not all(isinstance(word, str) and word for word in raw_command):
         fix = f"quote each word of the command: {CONFIGURE}"
-        return fail(name, f"{where}: admin.proxyCommand has an item that is no word", fix), None
+        return fail(name, f"{where}: admin.{key} has an item that is no word", fix), None
     if not isinstance(flag, bool):
         return fail(name, f"{where}: admin.insecure is not true or false", "set it to false"), None
+    if generation == 2 and flag:
+        detail = f"{where}: admin.insecure is true: the flyte SDK then sends no token at all"
+        fix = "set admin.insecure: false (and admin.caCertFilePath for a private CA)"
+        return fail(name, detail, fix), None
     try:
         parsed = parse_endpoint(raw_endpoint, insecure=flag)
     except ConfigError as exc:
@@ -87,8 +114,11 @@ def _target(
     ca = admin.get("caCertFilePath")
     if ca is not None and (not isinstance(ca, str) or not ca):
         return fail(name, f"{where}: admin.caCertFilePath is not a path", "fix or remove it"), None
-    target = Target(parsed, list(raw_command), os.path.expanduser(ca) if ca else None)
-    detail = f"{where}: endpoint {shown(parsed.text, 80)}, proxyCommand {display(target.command)}"
+    target = Target(parsed, list(raw_command), os.path.expanduser(ca) if ca else None, generation)
+    detail = (
+        f"{where}: Flyte {generation}, endpoint {shown(parsed.text, 80)}, "
+        f"{key} {display(target.command)}"
+    )
     if not path:
         return na(name, f"no file read: {detail}"), target
     return ok(name, detail), target

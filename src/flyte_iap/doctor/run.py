@@ -10,7 +10,9 @@ from flyte_iap.doctor.check import Check, Status, na
 from flyte_iap.doctor.command import NAME as COMMAND
 from flyte_iap.doctor.command import command_check, option_value
 from flyte_iap.doctor.config import read_config
-from flyte_iap.doctor.iap import with_token_check, without_token_check
+from flyte_iap.doctor.connect import NAME as BACKEND
+from flyte_iap.doctor.connect import backend_check
+from flyte_iap.doctor.iap import PROBES, with_token_check, without_token_check
 from flyte_iap.doctor.network import dns_check, tls_check
 from flyte_iap.doctor.token import NAME as TOKEN
 from flyte_iap.doctor.token import claims_of, token_check
@@ -26,6 +28,8 @@ class DoctorRequest:
     command: list[str] | None = None
     insecure: bool = False
     command_timeout: float = 60.0
+    #: 1 or 2; None: as the config file says (1 without a file).
+    generation: int | None = None
 
 
 @dataclass(frozen=True)
@@ -48,13 +52,17 @@ def diagnose(request: DoctorRequest, probes: Probes) -> Iterator[Check]:
         endpoint=request.endpoint,
         command=request.command,
         insecure=request.insecure,
+        generation=request.generation,
     )
     yield config
     names = (COMMAND, TOKEN, "dns", "tls", "without a token", "with the token")
     if target is None:
-        for name in (*names, "flyteadmin rest", "flyteadmin grpc"):
+        last = (BACKEND,) if request.generation == 2 else ("flyteadmin rest", "flyteadmin grpc")
+        for name in (*names, *last):
             yield na(name, "not checked: the config is not usable")
         return
+    backend = (BACKEND,) if target.generation == 2 else ("flyteadmin rest", "flyteadmin grpc")
+    probe = PROBES[target.generation]
     command, token = command_check(target.command, probes.env, request.command_timeout)
     yield command
     claims = claims_of(token) if token else {}
@@ -73,21 +81,24 @@ def diagnose(request: DoctorRequest, probes: Probes) -> Iterator[Check]:
     dns = dns_check(endpoint)
     yield dns
     if dns.status is Status.FAIL:
-        for name in (*names[3:], "flyteadmin rest", "flyteadmin grpc"):
+        for name in (*names[3:], *backend):
             yield na(name, "not checked: the host does not resolve")
         return
     yield tls_check(endpoint, target.ca_cert)
     http = probes.endpoint_http(target.ca_cert)
-    yield without_token_check(endpoint, http)
+    yield without_token_check(endpoint, http, probe)
     if not token:
-        for name in (*names[5:], "flyteadmin rest", "flyteadmin grpc"):
+        for name in (*names[5:], *backend):
             yield na(name, "not checked: no token")
         return
-    passed, response = with_token_check(endpoint, http, token, claims)
+    passed, response = with_token_check(endpoint, http, token, claims, probe)
     yield passed
     if response is None:
-        for name in ("flyteadmin rest", "flyteadmin grpc"):
+        for name in backend:
             yield na(name, "not checked: the token did not get through (above)")
+        return
+    if target.generation == 2:
+        yield backend_check(response, claims, endpoint=endpoint, http=http, token=token)
         return
     rest = rest_check(response)
     yield rest

@@ -14,7 +14,7 @@ reached, a construct this module misjudged) is refused rather than written.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,13 +54,14 @@ class _Missing:
         return "MISSING"
 
 
-#: The old value of a key that was not there.
+#: The old value of a key that was not there, and the new value of one removed.
 MISSING: Any = _Missing()
 
 
 @dataclass(frozen=True)
 class Change:
-    """``admin.<key>`` went from ``old`` (``MISSING`` when absent; as parsed) to ``new``."""
+    """``admin.<key>`` went from ``old`` (``MISSING`` when absent; as parsed) to ``new``
+    (``MISSING`` when the key was removed)."""
 
     key: str
     old: object
@@ -89,6 +90,54 @@ def set_admin_keys(text: str, values: Mapping[str, Value]) -> Edited:
         return Edited(text, [], old)
     edited = _apply(text, _edits(text, root, changes))
     return Edited(edited, changes, _check(edited, tree, changes))
+
+
+def remove_admin_keys(text: str, keys: Sequence[str]) -> Edited:
+    """``text`` without the keys ``admin.<key>`` that are there: each entry's lines (its
+    comments with it) in a block mapping, or the entry and its comma in a flow one.
+    Parsed again and compared, as :func:`set_admin_keys` does."""
+    tree, root = _parse(text)
+    old = _admin_of(tree)
+    changes = [Change(key, old[key], MISSING) for key in keys if key in old]
+    if not changes or root is None:
+        return Edited(text, [], old)
+    pair = entry(root, ADMIN)
+    assert pair is not None  # the key was found under admin
+    admin_key, admin = pair
+    not_an_alias(admin_key, admin)
+    assert isinstance(admin, yaml.MappingNode)
+    edits = []
+    for change in changes:
+        found = entry(admin, change.key)
+        assert found is not None
+        edits.append(_removal(text, admin, *found))
+    edited = _apply(text, edits)
+    return Edited(edited, changes, _check(edited, tree, changes))
+
+
+def _removal(text: str, mapping: yaml.MappingNode, key: yaml.Node, value: yaml.Node) -> Edit:
+    not_an_alias(key, value)
+    end = content_end(value) if not empty(value) else colon_end(text, key)
+    if mapping.flow_style:
+        after = end
+        while text[after : after + 1] in (" ", "\t"):
+            after += 1
+        if text[after : after + 1] == ",":  # "key: v, next": up to the next entry
+            after += 1
+            while text[after : after + 1] in (" ", "\t"):
+                after += 1
+            return (key.start_mark.index, after, "")
+        before = key.start_mark.index  # the last entry: from the comma before it
+        while before > 0 and text[before - 1] in (" ", "\t"):
+            before -= 1
+        if text[before - 1 : before] == ",":
+            before -= 1
+        return (before, end, "")
+    line_start = text.rfind("\n", 0, key.start_mark.index) + 1
+    if text[line_start : key.start_mark.index].strip():
+        raise ConfigError(f"the key {key.value} does not start its line: remove it by hand")
+    line_end = text.find("\n", end)
+    return (line_start, len(text) if line_end == -1 else line_end + 1, "")
 
 
 def read_admin(text: str) -> dict[Any, Any]:
@@ -172,7 +221,12 @@ def _check(edited: str, old: dict[Any, Any] | None, changes: list[Change]) -> di
     if not isinstance(expected.get(ADMIN), dict):
         expected[ADMIN] = {}
     for change in changes:
-        expected[ADMIN][change.key] = plain(change.new)
+        if change.new is MISSING:
+            expected[ADMIN].pop(change.key, None)
+        else:
+            expected[ADMIN][change.key] = plain(change.new)
+    if not isinstance(new, dict) or not isinstance(new.get(ADMIN), dict):
+        raise ConfigError(_NOT_EXACT.format(key=key))
     if not same(new, expected, [BUDGET]):
         raise ConfigError(_NOT_EXACT.format(key=key))
     return dict(new[ADMIN])
