@@ -1,8 +1,17 @@
 """The upstream the proxy's tests forward to: a 127.0.0.1 HTTP/1.1 server that answers each
 request with what it saw (method, path, headers, the body's SHA-256) and keeps a list of it.
 
-``/stream…`` answers in two chunks ``PAUSE`` apart; ``/iap-once…`` answers the first request
-of a server with IAP's 401; ``/slow…`` waits ``PAUSE`` first. It stops by itself after 60 s.
+Some paths wait for the test instead of the clock, so a test knows where a request is:
+
+- ``/stream…`` sends a first chunk, then waits for :attr:`Upstream.release` before the
+  second: a proxy that buffers the answer never shows the first chunk, and hangs;
+- ``/held…`` sets :attr:`Upstream.arrived`, then waits for :attr:`Upstream.release`;
+- ``/iap-once…`` answers the first request of a server with IAP's 401;
+- ``/iap-first…`` answers IAP's 401 to every request carrying the first bearer it saw, but
+  only once ``together`` of them are in: they are refused all at once.
+
+A wait is bounded by ``GUARD`` seconds, and the server stops by itself after 60 s: hang
+guards for a test that failed to release it.
 """
 
 from __future__ import annotations
@@ -10,12 +19,11 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-PAUSE = 1.0  # between the two pieces of a streamed answer
 IAP_HEADER = "x-goog-iap-generated-response"
+GUARD = 60.0
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -31,23 +39,35 @@ class _Handler(BaseHTTPRequestHandler):
             "headers": {k.lower(): v for k, v in self.headers.items()},
             "sha256": hashlib.sha256(body).hexdigest(),
         }
-        self.server.seen.append(seen)
+        up = self.server
+        with up.lock:
+            up.seen.append(seen)
+            first_request = len(up.seen) == 1
         if self.path.startswith("/stream"):
-            self.send_response(200)
-            self.send_header("Transfer-Encoding", "chunked")
-            self.end_headers()
-            for piece in (b"first", b"second"):
-                self.wfile.write(b"%x\r\n%b\r\n" % (len(piece), piece))
-                self.wfile.flush()
-                if piece == b"first":
-                    time.sleep(PAUSE)
-            self.wfile.write(b"0\r\n\r\n")
-            return
-        if self.path.startswith("/iap-once") and len(self.server.seen) == 1:
+            return self._stream()
+        if self.path.startswith("/iap-once") and first_request:
             return self._answer(401, b"IAP says no", {IAP_HEADER: "true"})
-        if self.path.startswith("/slow"):
-            time.sleep(PAUSE)
+        if self.path.startswith("/iap-first") and up.is_first_bearer(seen["headers"]):
+            try:
+                up.gather.wait(GUARD)  # every request with the first bearer is in
+            except threading.BrokenBarrierError:
+                return self._answer(500, b"fewer came together than expected", {})
+            return self._answer(401, b"IAP says no", {IAP_HEADER: "true"})
+        if self.path.startswith("/held"):
+            up.arrived.set()
+            up.release.wait(GUARD)
         self._answer(200, json.dumps(seen).encode(), {"Content-Type": "application/json"})
+
+    def _stream(self) -> None:
+        self.send_response(200)
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        for piece in (b"first", b"second"):
+            self.wfile.write(b"%x\r\n%b\r\n" % (len(piece), piece))
+            self.wfile.flush()
+            if piece == b"first":
+                self.server.release.wait(GUARD)
+        self.wfile.write(b"0\r\n\r\n")
 
     def _answer(self, status: int, body: bytes, headers: dict[str, str]) -> None:
         self.send_response(status)
@@ -66,17 +86,35 @@ class _Handler(BaseHTTPRequestHandler):
 class Upstream(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, port: int = 0) -> None:
+    def __init__(self, port: int = 0, *, together: int = 1) -> None:
         super().__init__(("127.0.0.1", port), _Handler)
         self.seen: list[dict[str, Any]] = []
+        self.lock = threading.Lock()
+        #: Set when a ``/held`` request is in; the test sets ``release`` to let it (and a
+        #: ``/stream`` answer's second chunk) go.
+        self.arrived = threading.Event()
+        self.release = threading.Event()
+        #: ``together``: how many ``/iap-first`` requests with the first bearer are refused
+        #: at once.
+        self.gather = threading.Barrier(together)
+        self._first_bearer: str | None = None
         self.url = f"http://127.0.0.1:{self.server_port}"
         self._thread = threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.05})
         self._thread.start()
         self._timer = threading.Timer(60, self.shutdown)  # stops by itself if a test hangs
         self._timer.start()
 
+    def is_first_bearer(self, headers: dict[str, str]) -> bool:
+        bearer = headers.get("proxy-authorization")
+        with self.lock:
+            if self._first_bearer is None:
+                self._first_bearer = bearer
+            return bearer == self._first_bearer
+
     def stop(self) -> None:
         self._timer.cancel()
+        self.release.set()
+        self.gather.abort()
         self.shutdown()
         self.server_close()
         self._thread.join(5)

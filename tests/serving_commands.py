@@ -1,10 +1,12 @@
-"""The `flyte-iap` commands that serve until stopped, started as a user starts them: in a
-process of their own, ready once they say where they serve."""
+"""The `flyte-iap` commands that keep running until stopped, started as a user starts them:
+in a process of their own, ready once they say where they serve; and a login left waiting
+for its browser, ended with Ctrl-C."""
 
 from __future__ import annotations
 
 import contextlib
 import re
+import signal
 import subprocess
 import tempfile
 import threading
@@ -90,3 +92,32 @@ def start_proxy(
         if found:
             return proc, int(found.group(1))
     raise AssertionError(f"the proxy never listened (exit {proc.wait(10)})")
+
+
+def start_login(cli: Cli, *args: str) -> subprocess.Popen[str]:
+    """``flyte-iap ARGS`` (a login that opens ``cli``'s browser and waits for it) in a session
+    of its own, with no terminal: the process, which the caller ends (:func:`interrupt`).
+    Killed after 120 s at the latest."""
+    proc = subprocess.Popen(
+        [*flyte_iap_command(), *args],
+        env=cli.env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        # Python turns SIGINT into KeyboardInterrupt only if it was not ignored when the
+        # interpreter started, and a test run started in the background ignores it.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    timer = threading.Timer(120, proc.kill)  # never outlives a hung test
+    timer.daemon = True
+    timer.start()
+    return proc
+
+
+def interrupt(proc: subprocess.Popen[str]) -> tuple[int, str, str]:
+    """Ctrl-C, as a person presses it: (exit code, stdout, stderr) once it has ended."""
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    return proc.returncode, out, err

@@ -47,12 +47,28 @@ def detach(log_path: str) -> None:
     os.dup2(errors, 2)
 
 
+def fifo_of(log_path: str) -> str:
+    """The FIFO a browser writes a byte to once its entry is in the log."""
+    return log_path + ".fifo"
+
+
 def append(log_path: str, entry: dict[str, Any]) -> None:
-    """One JSON line, written with one O_APPEND write."""
+    """One JSON line, written with one O_APPEND write; then a byte to the log's FIFO, for
+    whoever waits on it (if nobody does, opening it fails at once: nothing to wake)."""
     line = (json.dumps(entry) + "\n").encode()
     fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     try:
         os.write(fd, line)
+    finally:
+        os.close(fd)
+    try:
+        fd = os.open(fifo_of(log_path), os.O_WRONLY | os.O_NONBLOCK)
+    except OSError:  # ENXIO: no reader; ENOENT: no FIFO
+        return
+    try:
+        os.write(fd, b"\n")
+    except OSError:  # full: the reader is awake anyway
+        pass
     finally:
         os.close(fd)
 

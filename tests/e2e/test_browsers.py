@@ -10,7 +10,6 @@ import socket
 import subprocess
 import sys
 import textwrap
-import time
 import urllib.parse
 from pathlib import Path
 
@@ -21,23 +20,27 @@ from flyte_iap.emulator import Emulator
 from flyte_iap.errors import LoginError
 from flyte_iap.login import LoopbackServer, challenge_s256, new_verifier, pages, random_token
 
-from ..browsers import browser_env, chromium_missing, read_log
-from ..loopback_login import DENIED, STATE, in_background, port_of, still_waiting
+from ..browsers import browser_env, chromium_missing, launched, read_log
+from ..loopback_login import DENIED, STATE, in_background, port_of
 
 
+@pytest.mark.timeout(60)  # a hang guard: the server hangs up on an idle one after 5 s
 def test_an_idle_connection_neither_stalls_the_login_nor_lives_long(
     server: LoopbackServer,
 ) -> None:
-    idle = socket.create_connection(("127.0.0.1", port_of(server)), timeout=15)
+    idle = socket.create_connection(("127.0.0.1", port_of(server)))
     try:
-        started = time.monotonic()
         tab = in_background(f"{server.redirect_uri}?code=c&state={STATE}")
-        assert server.wait(5) == "c"
+        assert server.wait(60) == "c"
         server.report_success("ada@example.com")
-        assert tab.result(5).status_code == 200
-        assert time.monotonic() - started < 3
-        assert idle.recv(100) == b""  # the server hung up on it
-        assert time.monotonic() - started < 12
+        assert tab.result(60).status_code == 200
+        # The tab was served while the idle connection was still open: it did not wait
+        # for the server to give up on that one.
+        idle.setblocking(False)
+        with pytest.raises(BlockingIOError):
+            idle.recv(100)
+        idle.setblocking(True)
+        assert idle.recv(100) == b""  # then the server hung up on it, unasked
     finally:
         idle.close()
 
@@ -76,13 +79,12 @@ OPEN = (
 )
 
 
-def run_open_browser(url: str, env: dict[str, str]) -> tuple[str, float]:
-    started = time.monotonic()
+def run_open_browser(url: str, env: dict[str, str]) -> str:
     result = subprocess.run(
         [sys.executable, "-c", OPEN, url], env=env, capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 0, result.stderr
-    return result.stdout, time.monotonic() - started
+    return result.stdout
 
 
 def executable(path: Path, body: str) -> Path:
@@ -95,26 +97,26 @@ def test_open_browser_runs_browser_and_keeps_stdout_clean(tmp_path: Path) -> Non
     record = tmp_path / "opened"
     launcher = executable(tmp_path / "launcher", f'echo "$1" > {record}\necho noise\n')
     url = "http://127.0.0.1:1/o/oauth2/v2/auth?a=1&b=two%20words"
-    stdout, _ = run_open_browser(url, base_env(BROWSER=str(launcher)))
+    stdout = run_open_browser(url, base_env(BROWSER=str(launcher)))
     assert stdout == "True\n"  # the launcher's "noise" went to stderr, not stdout
     assert record.read_text() == url + "\n"
 
 
 def test_open_browser_reports_a_failing_launcher(tmp_path: Path) -> None:
     launcher = executable(tmp_path / "launcher", "exit 3\n")
-    stdout, _ = run_open_browser("http://x/", base_env(BROWSER=str(launcher)))
+    stdout = run_open_browser("http://x/", base_env(BROWSER=str(launcher)))
     assert stdout == "False\n"
 
 
 def test_open_browser_without_any_browser(tmp_path: Path) -> None:
-    stdout, _ = run_open_browser("http://x/", base_env(PATH=str(tmp_path)))
+    stdout = run_open_browser("http://x/", base_env(PATH=str(tmp_path)))
     assert stdout == "False\n"
 
 
 def test_open_browser_never_starts_a_text_browser(tmp_path: Path) -> None:
     record = tmp_path / "lynx-ran"
     executable(tmp_path / "lynx", f"echo ran > {record}\n")  # a shell builtin: PATH is bare
-    stdout, _ = run_open_browser("http://x/", base_env(PATH=str(tmp_path), TERM="xterm"))
+    stdout = run_open_browser("http://x/", base_env(PATH=str(tmp_path), TERM="xterm"))
     assert stdout == "False\n"
     assert not record.exists()
 
@@ -149,9 +151,9 @@ class Login:
         self.url = f"{emu.auth_uri}?{urllib.parse.urlencode(query)}"
 
     def open_with(self, kind: str, action: str, log: Path) -> None:
-        stdout, elapsed = run_open_browser(self.url, base_env(**browser_env(kind, action, log)))
+        stdout = run_open_browser(self.url, base_env(**browser_env(kind, action, log)))
         assert stdout == "True\n"
-        assert elapsed < 15  # the launcher detached; the browser works in the background
+        assert launched(log) == [self.url]
 
     def exchange(self, code: str) -> requests.Response:
         cfg = self.emu.config
@@ -176,6 +178,9 @@ def login(emulator: Emulator, server: LoopbackServer) -> Login:
 def test_browser_allows(kind: str, login: Login, tmp_path: Path) -> None:
     log = tmp_path / "browser.jsonl"
     login.open_with(kind, "allow", log)
+    # webbrowser has returned, and the browser cannot have finished: the loopback holds
+    # its tab until the report below. So the launcher detached, as a real one does.
+    assert not log.exists()
     code = login.server.wait(60)
     tokens = login.exchange(code)  # while the browser waits for the page
     assert tokens.status_code == 200, tokens.text
@@ -194,6 +199,7 @@ def test_browser_allows(kind: str, login: Login, tmp_path: Path) -> None:
 def test_browser_shows_a_refused_code_as_a_failure(kind: str, login: Login, tmp_path: Path) -> None:
     log = tmp_path / "browser.jsonl"
     login.open_with(kind, "allow", log)
+    assert not log.exists()  # held until the report: the launcher detached
     refused = login.exchange(login.server.wait(60) + "-tampered")
     assert refused.status_code == 400 and refused.json()["error"] == "invalid_grant"
     login.server.report_failure("invalid_grant: Malformed auth code.")
@@ -225,13 +231,13 @@ def test_browser_with_forged_state_cannot_end_the_login(
     assert entry["error"] is None, entry
     assert entry["status"] == 400
     assert "does not belong to the running login" in entry["text"]
-    assert still_waiting(login.server)
+    assert not login.server.answered()
     assert login.emu.count("token") == 0
     # The genuine redirect, which the forging browser held back, still completes the login.
     tab = in_background(entry["loopback_url"])
-    assert login.exchange(login.server.wait(5)).status_code == 200
+    assert login.exchange(login.server.wait(60)).status_code == 200
     login.server.report_success(login.emu.config.user_email)
-    assert "<h1>Login succeeded</h1>" in tab.result(5).text
+    assert "<h1>Login succeeded</h1>" in tab.result(60).text
 
 
 def test_a_browser_that_never_comes_back_times_out(login: Login, tmp_path: Path) -> None:

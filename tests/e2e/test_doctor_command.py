@@ -5,7 +5,6 @@ proxy command stopped in time, and the token never in the output."""
 from __future__ import annotations
 
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -63,22 +62,22 @@ def test_a_gate_without_iap_fails_loudly(
     assert "Traceback" not in result.stdout + result.stderr
 
 
+@pytest.mark.timeout(60)  # a hang guard: it gives up after 2 s; the command would sleep 120 s
 def test_a_hanging_proxy_command_is_given_up_on(
     cli: Cli, emulator: Emulator, home: Path, flyteadmin: StubServer
 ) -> None:
     gate = emulator.start_gate(flyteadmin.url)
     hang = [sys.executable, "-c", "import time; time.sleep(120)"]
-    started = time.monotonic()
     result = cli(
         "doctor",
         "--config",
         str(config_for(home, gate, hang)),
         FLYTE_IAP_DOCTOR_COMMAND_TIMEOUT="2",
-        timeout=30,
+        timeout=60,
     )
-    assert time.monotonic() - started < 20
     assert result.returncode == 1
     assert "did not finish within 2 s" in result.stdout
+    assert flyteadmin.requests == []  # no token: nothing was sent to flyteadmin
 
 
 def test_the_token_command_on_the_command_line(

@@ -17,7 +17,7 @@ import pytest
 
 from flyte_iap.emulator import Emulator
 from flyte_iap.errors import ProtocolError
-from flyte_iap.google import Endpoints, UserClient
+from flyte_iap.google import Endpoints, UserClient, UserTokens
 from flyte_iap.transport import HttpClient
 
 from ..cli import Cli, assert_clean_failure
@@ -38,21 +38,39 @@ def jwt(header: Any = None, raw_claims: str | None = None, **claims: Any) -> str
 
 
 GOOD_EXP = int(time.time()) + 3600
+NOT_A_JWT = "returned something that is not a JWT (three base64url parts, no spaces)"
+NOT_USABLE = "returned an ID token that is not usable: "
+#: Each forged token, and the words of its refusal.
 FORGED = {
-    "expired": jwt(exp=int(time.time()) - 60),
-    "wrong-issuer": jwt(iss="https://evil.example"),
-    "alg-none": jwt(header={"alg": "none"})[: -len(b64(b"signature"))],
-    "alg-none-with-signature": jwt(header={"alg": "none"}),
-    "alg-hs256": jwt(header={"alg": "HS256"}),
-    "aud-list": jwt(aud=[AUD, "other"]),
-    "exp-infinite": jwt(raw_claims=f'{{"iss": "{GOOGLE_ISSUER}", "aud": "{AUD}", "exp": 1e400}}'),
-    "exp-string": jwt(exp=str(GOOD_EXP)),
-    "exp-far-away": jwt(exp=int(time.time()) + 10 * 365 * 86400),
-    "newline": jwt().replace(".", ".\n", 1),
-    "space": jwt() + " second-line",
-    "two-parts": ".".join(jwt().split(".")[:2]),
-    "nested-payload": jwt(raw_claims="[" * 20_000 + "]" * 20_000),
-    "html": "<html>captive portal</html>",
+    "expired": (jwt(exp=int(time.time()) - 60), NOT_USABLE + "it has already expired"),
+    "wrong-issuer": (
+        jwt(iss="https://evil.example"),
+        NOT_USABLE + "iss is 'https://evil.example', not Google",
+    ),
+    "alg-none": (jwt(header={"alg": "none"})[: -len(b64(b"signature"))], NOT_A_JWT),
+    "alg-none-with-signature": (
+        jwt(header={"alg": "none"}),
+        NOT_USABLE + "its alg is 'none', not RS256",
+    ),
+    "alg-hs256": (jwt(header={"alg": "HS256"}), NOT_USABLE + "its alg is 'HS256', not RS256"),
+    "aud-list": (jwt(aud=[AUD, "other"]), NOT_USABLE + f'aud is "{[AUD, "other"]}", not {AUD}'),
+    "exp-infinite": (
+        jwt(raw_claims=f'{{"iss": "{GOOGLE_ISSUER}", "aud": "{AUD}", "exp": 1e400}}'),
+        NOT_USABLE + "it has no usable exp",
+    ),
+    "exp-string": (jwt(exp=str(GOOD_EXP)), NOT_USABLE + "it has no usable exp"),
+    "exp-far-away": (
+        jwt(exp=int(time.time()) + 10 * 365 * 86400),
+        NOT_USABLE + "its exp is more than a day away",
+    ),
+    "newline": (jwt().replace(".", ".\n", 1), NOT_A_JWT),
+    "space": (jwt() + " second-line", NOT_A_JWT),
+    "two-parts": (".".join(jwt().split(".")[:2]), NOT_A_JWT),
+    "nested-payload": (
+        jwt(raw_claims="[" * 20_000 + "]" * 20_000),
+        "returned something that is not a JWT",
+    ),
+    "html": ("<html>captive portal</html>", NOT_A_JWT),
 }
 
 
@@ -73,12 +91,14 @@ def test_the_service_account_flow_prints_no_bad_id_token(
     cli: Cli, stub_key: tuple[Path, StubServer], kind: str
 ) -> None:
     key, stub = stub_key
-    stub.replies = [Reply.json({"id_token": FORGED[kind]})]
+    token, refusal = FORGED[kind]
+    stub.replies = [Reply.json({"id_token": token})]
     with stub:
         result = cli(*sa_args(key=key))
-        assert_clean_failure(result, "not")
+        assert_clean_failure(result, f"flyte-iap: key file {key} returned", refusal)
         assert list(cli.cache_dir.glob("sa_*.json")) == []
-        assert cli(*sa_args(key=key)).returncode != 0
+        again = cli(*sa_args(key=key))
+        assert (again.returncode, again.stderr) == (result.returncode, result.stderr)
         assert len(stub.requests) == 2  # nothing was cached: the second run asked again
 
 
@@ -97,30 +117,41 @@ def test_the_service_account_flow_prints_a_good_token(
 DESKTOP = "desk.apps.googleusercontent.com"
 
 
-def exchange(token: str) -> None:
+def exchange(token: str) -> UserTokens:
     with StubServer(Reply.json({"id_token": token, "refresh_token": "r"})) as stub:
         env = {"FLYTE_IAP_TOKEN_URI": f"{stub.url}/token"}
         client = UserClient(DESKTOP, AUD, Endpoints.from_env(env), HttpClient(tries=1))
-        client.exchange_code("code", "verifier", "http://127.0.0.1:1/", "secret", "the-nonce")
+        return client.exchange_code(
+            "code", "verifier", "http://127.0.0.1:1/", "secret", "the-nonce"
+        )
+
+
+NOT_THIS_LOGIN = "its nonce does not match this login"
 
 
 @pytest.mark.parametrize(
     ("kind", "token", "words"),
     [
-        ("no-nonce", jwt(azp=DESKTOP), "nonce"),
-        ("wrong-nonce", jwt(azp=DESKTOP, nonce="another"), "nonce"),
-        ("nonce-not-a-string", jwt(azp=DESKTOP, nonce=["the-nonce"]), "nonce"),
+        ("no-nonce", jwt(azp=DESKTOP), NOT_THIS_LOGIN),
+        ("wrong-nonce", jwt(azp=DESKTOP, nonce="another"), NOT_THIS_LOGIN),
+        ("nonce-not-a-string", jwt(azp=DESKTOP, nonce=["the-nonce"]), NOT_THIS_LOGIN),
         ("exp-infinite", jwt(raw_claims=json.dumps({"azp": DESKTOP})[:-1] + ', "exp": 1e400}'),
-         "exp"),
-        ("alg-none", jwt(header={"alg": "none"}, azp=DESKTOP, nonce="the-nonce"), "RS256"),
+         "it has no usable exp"),
+        ("alg-none", jwt(header={"alg": "none"}, azp=DESKTOP, nonce="the-nonce"),
+         "its alg is 'none', not RS256"),
     ],
 )  # fmt: skip
 def test_the_code_exchange_refuses_a_token_that_is_not_this_logins(
     kind: str, token: str, words: str
 ) -> None:
-    with pytest.raises(ProtocolError, match=words):
+    with pytest.raises(ProtocolError) as refused:
         exchange(token)
+    assert str(refused.value).startswith("the ID token from the token endpoint is not usable: ")
+    assert words in str(refused.value)
 
 
 def test_the_code_exchange_takes_a_token_with_this_logins_nonce() -> None:
-    exchange(jwt(azp=DESKTOP, nonce="the-nonce"))
+    token = jwt(azp=DESKTOP, nonce="the-nonce")
+    tokens = exchange(token)
+    assert (tokens.id_token, tokens.refresh_token) == (token, "r")
+    assert tokens.claims["nonce"] == "the-nonce" and tokens.claims["azp"] == DESKTOP

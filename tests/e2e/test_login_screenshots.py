@@ -12,13 +12,14 @@ command that fits the phone's width.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import shutil
 import struct
 import threading
-import time
 import urllib.parse
 from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any
 
@@ -117,16 +118,19 @@ class Login:
     def __init__(self, tmp_path: Path, emu: Emulator, **env: str) -> None:
         home = tmp_path / "home"
         home.mkdir()
-        self.url_file = tmp_path / "opened-url"
+        # The launcher hands the URL over through a FIFO and exits at once, as a browser
+        # launcher does; a thread of ours reads it.
+        handover = tmp_path / "opened-url"
+        os.mkfifo(handover)
         launcher = tmp_path / "browser"
-        # Hands the URL over (written whole, then renamed) and exits at once, as a
-        # browser launcher does.
-        tmp = f"{self.url_file}.tmp"
-        launcher.write_text(f'#!/bin/sh\nprintf "%s" "$1" > {tmp}\nmv {tmp} {self.url_file}\n')
+        launcher.write_text(f'#!/bin/sh\nprintf "%s" "$1" > {handover}\n')
         launcher.chmod(0o755)
         key = emu.write_service_account_key(home / "adc-key.json")
         cli = Cli(home, {**emu.env(), "GOOGLE_APPLICATION_CREDENTIALS": str(key)})
         self.emu = emu
+        self._handover = handover
+        self._opened: Future[str] = Future()
+        threading.Thread(target=_read_into, args=(handover, self._opened), daemon=True).start()
         self._pool = ThreadPoolExecutor(1)
         args = env.pop("args", None) or user_args(emu)
         self.result: Future[Result] = self._pool.submit(
@@ -134,12 +138,12 @@ class Login:
         )
 
     def consent_url(self) -> str:
-        deadline = time.monotonic() + 60
-        while not self.url_file.exists():
-            assert time.monotonic() < deadline, "the CLI never opened the browser"
-            assert not self.result.done(), self.result.result()
-            time.sleep(0.05)
-        return self.url_file.read_text()
+        """The URL the CLI opened the browser at, as soon as it does."""
+        wait([self._opened, self.result], timeout=60, return_when=FIRST_COMPLETED)
+        if not self._opened.done():
+            outcome = self.result.result() if self.result.done() else "still running after 60 s"
+            raise AssertionError(f"the CLI never opened the browser: {outcome}")
+        return self._opened.result()
 
     def loopback(self) -> tuple[str, str]:
         """The redirect URI and the state of this login, from its consent URL."""
@@ -150,7 +154,17 @@ class Login:
         try:
             return self.result.result(120)
         finally:
+            if not self._opened.done():  # the browser never opened: free the reader
+                with contextlib.suppress(OSError):
+                    os.close(os.open(self._handover, os.O_WRONLY | os.O_NONBLOCK))
             self._pool.shutdown()
+
+
+def _read_into(fifo: Path, opened: Future[str]) -> None:
+    try:
+        opened.set_result(fifo.read_text())
+    except BaseException as exc:
+        opened.set_exception(exc)
 
 
 def decide(tab: Tab, login: Login, button: str) -> None:
@@ -235,6 +249,16 @@ def test_a_tab_held_past_the_outcome(tab: Tab) -> None:
         assert answer is not None and answer.status == 409
         assert pages.ANSWERED in tab.shoot("already-answered")
     with LoopbackServer(state=STATE, hold=30) as server:
-        threading.Timer(1, server.close).start()  # the login ends without a report
+        # The login ends without a report once the tab's code is in: its page then says so.
+        ends = threading.Thread(target=_end_once_the_code_is_in, args=(server,))
+        ends.start()
         tab.page.goto(f"{server.redirect_uri}?code=c&state={STATE}")
+        ends.join(60)
         assert pages.ENDED in tab.shoot("ended")
+
+
+def _end_once_the_code_is_in(server: LoopbackServer) -> None:
+    try:
+        server.wait(60)
+    finally:
+        server.close()

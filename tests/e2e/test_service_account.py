@@ -12,7 +12,7 @@ import pytest
 
 from flyte_iap.emulator import Emulator
 
-from ..cli import Cli, flyte_iap_command
+from ..cli import Cli, assert_clean_failure, flyte_iap_command
 from ..tokens import AUD, SA, USER, sa_args, verify
 
 
@@ -212,9 +212,10 @@ def test_retries_a_dropped_connection(cli: Cli, emulator: Emulator, key: Path):
 
 def test_verbose_shows_traceback_on_error(cli: Cli, tmp_path: Path):
     result = cli(*sa_args("--verbose", key=tmp_path / "nope"))
-    assert result.returncode != 0
+    assert (result.returncode, result.stdout) == (1, "")
     assert "Traceback" in result.stderr
-    assert result.stdout == ""
+    missing = f"credentials file {tmp_path / 'nope'} (from --service_account_key) does not exist"
+    assert result.stderr.splitlines()[-1] == f"flyte-iap: {missing}; check the path"
 
 
 def test_version_and_module_entry_point(cli: Cli):
@@ -234,9 +235,16 @@ def test_version_and_module_entry_point(cli: Cli):
     assert proc.returncode == 0 and SA in proc.stdout
 
 
-def test_user_token_command_is_not_a_stub(cli: Cli):
+def test_user_token_command_is_not_a_stub(cli: Cli, emulator: Emulator):
+    """It knows what a person's login needs, and asks for it before anything else."""
     result = cli(USER, "--webapp_client_id", AUD)
-    assert result.returncode != 0 and result.stdout == ""
+    assert_clean_failure(
+        result,
+        "flyte-iap: Missing option '--desktop_client_id'",
+        f"See 'flyte-iap {USER} --help'.",
+    )
+    assert result.returncode == 2
+    assert emulator.requests_log == []
 
 
 def test_cache_dir_defaults_to_xdg(cli: Cli, emulator: Emulator, key: Path, tmp_path: Path):

@@ -14,8 +14,9 @@ import requests
 
 from flyte_iap.emulator import Emulator, EmulatorConfig
 
-from ..browsers import chromium_missing
+from ..browsers import chromium_missing, launched
 from ..cli import UserCli, assert_login_failure, flyte_iap_command
+from ..serving_commands import interrupt, start_login
 from ..tokens import USER, user_args, user_grants, verify_user_token
 
 needs_chromium = pytest.mark.skipif(chromium_missing() is not None, reason=str(chromium_missing()))
@@ -33,6 +34,7 @@ def test_chromium_allow(tmp_path: Path, emulator: Emulator):
     result = cli(USER, *user_args(emulator), timeout=120)
     verify_user_token(emulator, result.token)
     (visit,) = cli.browser_visits(1, timeout=60)
+    assert launched(cli.browser_log) == [visit["url"]]
     text = str(visit["text"])
     assert "Login succeeded" in text
     assert f"Account {emulator.config.user_email}" in text
@@ -76,12 +78,19 @@ def test_chromium_deny(tmp_path: Path, emulator: Emulator):
 
 @needs_chromium
 def test_chromium_forged_state(tmp_path: Path, emulator: Emulator):
+    """A visit with the real code and a forged state neither ends nor takes over the login:
+    the tab gets 400, no code is exchanged, the login still waits (until Ctrl-C)."""
     cli = chromium_cli(tmp_path, emulator, "forge-state")
-    result = cli(USER, *user_args(emulator, "--timeout", "15"), timeout=120)
-    assert_login_failure(result, "no login within 15")
-    assert user_grants(emulator) == []
-    (visit,) = cli.browser_visits(1, timeout=60)
+    login = start_login(cli, USER, *user_args(emulator))
+    (visit,) = cli.browser_visits(1, timeout=60)  # chromium has shown the forged visit's page
+    assert visit["error"] is None, visit
     assert visit["status"] == 400
+    assert user_grants(emulator) == []
+    assert login.poll() is None
+    code, out, err = interrupt(login)
+    assert (code, out) == (130, ""), err
+    assert err.splitlines()[-1] == "flyte-iap: interrupted"
+    assert user_grants(emulator) == []
 
 
 class TtyProcess:
@@ -148,7 +157,9 @@ def test_no_browser_pasting_the_redirected_url(tmp_path: Path):
         assert code == 0, err
         verify_user_token(emu, out.strip())
         assert url in err  # on stderr as well as on the terminal
-        # The browser was never opened: the test browser logged nothing.
+        # The browser was never opened: webbrowser waits for the launcher, which notes each
+        # URL it is given, so by now any opening would show.
+        assert launched(cli.browser_log) == []
         assert not cli.browser_log.exists()
 
 

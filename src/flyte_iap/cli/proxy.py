@@ -10,12 +10,19 @@ browser opened by the proxy).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import click
 
 from flyte_iap.cli.options import VERBOSE, token_request, token_words
 from flyte_iap.cli.params import click_option, wiring
 from flyte_iap.errors import FlyteIapError, UsageError, shown
 from flyte_iap.hosts import is_loopback
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from flyte_iap.cli.wiring import Wiring
+    from flyte_iap.proxy import ProxySettings, TokenProvider
 
 INSTALL = "pip install 'flyte-iap[proxy]'"
 
@@ -50,10 +57,27 @@ def proxy(
         import aiohttp  # noqa: F401
     except ImportError:
         raise FlyteIapError(f"flyte-iap proxy needs aiohttp: {INSTALL}") from None
-    from flyte_iap.google import check_url
-    from flyte_iap.proxy import ProxySettings, TokenProvider, serve, tls_context, token_source
+    from flyte_iap.proxy import serve
 
     run = wiring()
+    settings, tokens = prepare(run, upstream, listen, ca_file, token_command, token_args)
+    serve(settings, tokens, run.console)
+
+
+def prepare(
+    run: Wiring,
+    upstream: str,
+    listen: str,
+    ca_file: str | None,
+    token_command: str,
+    token_args: Sequence[str],
+) -> tuple[ProxySettings, TokenProvider]:
+    """What ``flyte-iap proxy`` serves with, from its command line: the checked settings and
+    the tokens, the first one fetched (a person logs in now, before anything listens).
+    Needs aiohttp, which the caller checked is installed."""
+    from flyte_iap.google import check_url
+    from flyte_iap.proxy import ProxySettings, TokenProvider, tls_context, token_source
+
     words = token_words(token_command, token_args, run.env, run.console.warn, written=False)
     if words.values.pop("verbose", False):
         run.verbose = True
@@ -72,7 +96,7 @@ def proxy(
     token = first()  # a person logs in now, before anything listens
     margin = request.refresh_margin
     tokens = TokenProvider(fetch, margin=margin, clock=run.clock, console=run.console, first=token)
-    serve(ProxySettings(base, host, port, ca_file), tokens, run.console)
+    return ProxySettings(base, host, port, ca_file), tokens
 
 
 def listen_address(value: str) -> tuple[str, int]:
