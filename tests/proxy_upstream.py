@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import ssl
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -86,8 +87,12 @@ class _Handler(BaseHTTPRequestHandler):
 class Upstream(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, port: int = 0, *, together: int = 1) -> None:
+    def __init__(
+        self, port: int = 0, *, together: int = 1, tls: ssl.SSLContext | None = None
+    ) -> None:
         super().__init__(("127.0.0.1", port), _Handler)
+        if tls is not None:  # an https upstream, with the certificate ``tls`` holds
+            self.socket = tls.wrap_socket(self.socket, server_side=True)
         self.seen: list[dict[str, Any]] = []
         self.lock = threading.Lock()
         #: Set when a ``/held`` request is in; the test sets ``release`` to let it (and a
@@ -98,7 +103,7 @@ class Upstream(ThreadingHTTPServer):
         #: at once.
         self.gather = threading.Barrier(together)
         self._first_bearer: str | None = None
-        self.url = f"http://127.0.0.1:{self.server_port}"
+        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.server_port}"
         self._thread = threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.05})
         self._thread.start()
         self._timer = threading.Timer(60, self.shutdown)  # stops by itself if a test hangs

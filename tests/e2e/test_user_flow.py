@@ -244,14 +244,6 @@ def test_fixed_port_is_used(user_cli: UserCli, emulator: Emulator):
     assert auth["access_type"] == "offline"
 
 
-def test_no_adc_for_secret_manager(user_cli: UserCli, emulator: Emulator):
-    result = user_cli(
-        USER, *user_args(emulator), GOOGLE_APPLICATION_CREDENTIALS="", GCE_METADATA_HOST=""
-    )
-    assert_clean_failure(result, "gcloud auth application-default login")
-    assert emulator.count("auth") == 0
-
-
 def test_unknown_secret(user_cli: UserCli, emulator: Emulator):
     c = emulator.config
     result = user_cli(

@@ -1,16 +1,18 @@
 """The metadata server: its plain-text answers (a 200 that is a page, not an account's
 email, is a ProtocolError line, never taken as the account's name), and how little time
-the default one gets when nobody named it (a laptop, a CI runner: no metadata server)."""
+the default one gets when nobody named it (a laptop, a CI runner: no metadata server),
+and what a person is told then when Secret Manager needs credentials."""
 
 from __future__ import annotations
 
 import socket
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from flyte_iap.errors import CredentialsError, ProtocolError
-from flyte_iap.google import Endpoints, MetadataServer
+from flyte_iap.google import Endpoints, MetadataServer, read_secret
 from flyte_iap.transport import HttpClient
 
 from ..stub_server import Reply, StubServer
@@ -94,3 +96,20 @@ def test_a_named_metadata_server_gets_every_try(black_hole: str) -> None:
         MetadataServer(endpoints, client).email()
     assert "GCE_METADATA_HOST=127.0.0.1:9" in str(caught.value)
     assert sum(line.startswith("GET") for line in tries) == 2
+
+
+@pytest.mark.timeout(10)
+def test_no_credentials_for_secret_manager_says_to_log_in_with_gcloud(
+    black_hole: str, tmp_path: Path
+) -> None:
+    """No key, no gcloud ADC, no metadata server: reading the desktop client's secret says
+    to run `gcloud auth application-default login`, and Secret Manager is never asked."""
+    with StubServer(Reply.json({"payload": {"data": "c2VjcmV0"}})) as secret_manager:
+        env = {"CLOUDSDK_CONFIG": str(tmp_path), "FLYTE_IAP_SECRET_MANAGER_URI": secret_manager.url}
+        here = Endpoints.from_env({**env, "GCE_METADATA_HOST": black_hole})
+        here.metadata_host_explicit = False  # the default host, where nothing answers
+        with pytest.raises(CredentialsError) as caught:
+            read_secret("project", "secret", env, here, HttpClient(timeout=60.0, tries=3))
+        assert secret_manager.requests == []
+    assert "gcloud auth application-default login" in str(caught.value)
+    assert "--desktop_client_secret" in str(caught.value)

@@ -38,12 +38,20 @@ class Proxy:
     """``flyte-iap proxy --upstream UPSTREAM generate-service-account-id-token ...`` as the
     command builds it, serving on its own event loop; its first token is fetched."""
 
-    def __init__(self, emu: Emulator, home: Path, upstream: str, *, margin: float = 300) -> None:
+    def __init__(
+        self,
+        emu: Emulator,
+        home: Path,
+        upstream: str,
+        *,
+        margin: float = 300,
+        ca_file: str | None = None,
+    ) -> None:
         key = emu.write_service_account_key(home / "key.json")
         self.wiring = Wiring(isolated_env(home, emu.env()))
         args = ["--webapp_client_id", AUD, "--service_account_key", str(key)]
         args += ["--refresh_margin", f"{margin:g}"]
-        settings, self.tokens = prepare(self.wiring, upstream, "127.0.0.1:0", None, SA, args)
+        settings, self.tokens = prepare(self.wiring, upstream, "127.0.0.1:0", ca_file, SA, args)
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
@@ -211,6 +219,51 @@ def test_an_iap_401_gets_one_new_token_and_the_request_again(
     assert old != new
     assert proxy.tokens.fetches == 1  # the one forced after the 401
     assert emulator.count("token") == 2  # and the first, fetched before listening
+
+
+def test_a_body_too_large_to_keep_is_not_sent_again_after_iaps_401(
+    upstream: Upstream, proxy_to: Any
+) -> None:
+    """A body of REPLAY_LIMIT or more streams to the upstream as it comes, so it cannot be
+    sent again: IAP's 401 reaches the client as it came, and no token is renewed for it."""
+    from flyte_iap.proxy.forward import REPLAY_LIMIT
+
+    proxy = proxy_to(upstream.url)
+    body = b"x" * REPLAY_LIMIT
+    answer = requests.post(f"{proxy.url}/iap-once", data=body, timeout=30)
+    assert answer.status_code == 401
+    assert answer.headers["x-goog-iap-generated-response"] == "true"
+    (seen,) = upstream.seen
+    assert seen["sha256"] == hashlib.sha256(body).hexdigest()
+    assert proxy.tokens.fetches == 0
+    # One byte less is kept, and sent again with a new token.
+    again = requests.post(f"{proxy.url}/iap-once", data=body[:-1], timeout=30)
+    assert again.status_code == 200  # the upstream's 401 was for its first request only
+
+
+def test_an_https_upstream_is_verified_with_the_ca_file(proxy_to: Any, tmp_path: Path) -> None:
+    """--ca-file: the upstream's certificate is verified with that CA alone; without it,
+    a private CA's certificate is not trusted, and the client gets a 502 saying why."""
+    import ssl
+
+    from ..certs import private_ca
+
+    ca, cert, key = private_ca(tmp_path)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    secure = Upstream(tls=context)
+    try:
+        trusted = proxy_to(secure.url, ca_file=str(ca))
+        answer = requests.get(f"{trusted.url}/over-tls", timeout=30)
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["path"] == "/over-tls"
+        untrusted = proxy_to(secure.url)
+        refused = requests.get(f"{untrusted.url}/over-tls", timeout=30)
+        assert refused.status_code == 502
+        assert "certificate verify failed" in refused.text
+        assert [s["path"] for s in secure.seen] == ["/over-tls"]
+    finally:
+        secure.stop()
 
 
 def test_upstream_down_is_a_502_and_the_proxy_keeps_serving(proxy_to: Any) -> None:
