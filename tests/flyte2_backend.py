@@ -3,15 +3,21 @@ applications of flyteidl2 under uvicorn, and a signed-URL store beside it.
 
 What the SDK reaches: ProjectService (GetProject, ListProjects), ClusterService
 (SelectCluster, answering the address it was reached at, as the real backend does),
-DataProxyService (CreateUploadLocation, a signed URL into :class:`Store`) and
-RunService (WatchActionDetails, a stream whose last message waits for :meth:`release`).
-Every call is recorded with its headers, so a test can tell what came through the gate.
+DataProxyService (CreateUploadLocation, a signed URL into :class:`Store`),
+RunService (WatchActionDetails, a stream whose last message waits for :meth:`release`)
+and IdentityService (UserInfo: the caller, read from the forwarded headers as the real
+backend's runs service reads them, see :func:`identity_of`).
+Every call is recorded with its headers and the identity they carry, so a test can tell
+what came through the gate and on whose behalf.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import contextlib
+import json
 import re
 import socket
 import threading
@@ -23,7 +29,11 @@ from types import TracebackType
 from typing import Any
 
 import uvicorn
+from connectrpc.code import Code
+from connectrpc.errors import ConnectError
 from connectrpc.request import RequestContext
+from flyteidl2.auth import identity_pb2
+from flyteidl2.auth.identity_connect import IdentityService, IdentityServiceASGIApplication
 from flyteidl2.cluster import payload_pb2
 from flyteidl2.cluster.service_connect import ClusterService, ClusterServiceASGIApplication
 from flyteidl2.common import phase_pb2
@@ -46,12 +56,75 @@ _STREAM_WAIT = 30.0  # the longest a watch stream holds back its last message
 
 
 @dataclass(frozen=True)
+class Identity:
+    """Who a request speaks for, as the backend resolves it: the subject and the email."""
+
+    subject: str
+    email: str = ""
+
+
+@dataclass(frozen=True)
+class IdentityHeaders:
+    """Where the backend reads a caller's identity (its ``identityHeaders`` settings, each
+    '' to leave it out): a header carrying a JWT of claims, then a header carrying the
+    subject (and one the email); last, the ``Authorization: Bearer`` token's claims. The
+    defaults are the real backend's own (AWS ALB's headers)."""
+
+    claims_jwt_header: str = "x-amzn-oidc-data"
+    subject_header: str = "x-amzn-oidc-identity"
+    email_header: str = ""
+
+
+#: Flyte 2 behind Identity-Aware Proxy: the claims are IAP's signed assertion.
+IAP_IDENTITY_HEADERS = IdentityHeaders(
+    claims_jwt_header="x-goog-iap-jwt-assertion", subject_header=""
+)
+
+
+def identity_of(headers: dict[str, str], where: IdentityHeaders) -> Identity | None:
+    """The caller's identity in ``headers`` (names lower-cased), None when there is none,
+    in the order the runs service looks (flyteorg/flyte ``runs/service/identity.go``). Like
+    the backend, it decodes a JWT's payload without checking its signature: the proxy in
+    front has checked it, and that is what tests of the gate must show."""
+    if where.claims_jwt_header:
+        found = _jwt_identity(headers.get(where.claims_jwt_header.lower(), ""))
+        if found is not None:
+            return found
+    if where.subject_header:
+        subject = headers.get(where.subject_header.lower(), "").strip()
+        if subject:
+            email = headers.get(where.email_header.lower(), "") if where.email_header else ""
+            return Identity(subject, email.strip())
+    scheme, _, token = headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return _jwt_identity(token.strip())
+    return None
+
+
+def _jwt_identity(token: str) -> Identity | None:
+    """``sub`` and ``email`` of a JWT's payload (padded or not); None without a subject."""
+    parts = token.split(".")
+    if len(parts) != 3:
+        return None
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+    except (ValueError, binascii.Error):
+        return None
+    if not isinstance(claims, dict) or not isinstance(claims.get("sub"), str) or not claims["sub"]:
+        return None
+    email = claims.get("email")
+    return Identity(claims["sub"], email if isinstance(email, str) else "")
+
+
+@dataclass(frozen=True)
 class Call:
-    """One request the backend saw: method, path and headers (names lower-cased)."""
+    """One request the backend saw: method, path, headers (names lower-cased) and the
+    identity they carry (None: anonymous)."""
 
     method: str
     path: str
     headers: dict[str, str]
+    identity: Identity | None = None
 
 
 class Store:
@@ -201,10 +274,27 @@ class _Runs(_Part, RunService):
             yield run_service_pb2.WatchActionDetailsResponse(details=details)
 
 
-class Flyte2Backend:
-    """The backend on a 127.0.0.1 port (``url``), serving until closed or ``lifetime``."""
+class _Identity(_Part, IdentityService):
+    async def user_info(self, request: Any, ctx: RequestContext) -> Any:
+        """The caller, or UNAUTHENTICATED without one, as the runs service answers."""
+        headers = {name.lower(): value for name, value in ctx.request_headers().items()}
+        found = identity_of(headers, self.backend.identity_headers)
+        if found is None:
+            raise ConnectError(
+                Code.UNAUTHENTICATED,
+                "no authenticated identity on request (missing or untrusted identity headers)",
+            )
+        return identity_pb2.UserInfoResponse(subject=found.subject, email=found.email)
 
-    def __init__(self, lifetime: float = 120.0) -> None:
+
+class Flyte2Backend:
+    """The backend on a 127.0.0.1 port (``url``), serving until closed or ``lifetime``;
+    it reads callers' identities from ``identity_headers``."""
+
+    def __init__(
+        self, lifetime: float = 120.0, *, identity_headers: IdentityHeaders = IdentityHeaders()
+    ) -> None:
+        self.identity_headers = identity_headers
         self.store = Store(lifetime)
         self.calls: list[Call] = []
         self.selected: list[str] = []  # each cluster_endpoint SelectCluster answered
@@ -217,6 +307,7 @@ class Flyte2Backend:
             ClusterServiceASGIApplication(_Clusters(self)),
             DataProxyServiceASGIApplication(_DataProxy(self)),
             RunServiceASGIApplication(_Runs(self)),
+            IdentityServiceASGIApplication(_Identity(self)),
         ):
             self._apps[app.path] = app
         self._sock = socket.socket()
@@ -242,7 +333,8 @@ class Flyte2Backend:
         if scope["type"] != "http":
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        self.calls.append(Call(scope["method"], scope["path"], headers))
+        identity = identity_of(headers, self.identity_headers)
+        self.calls.append(Call(scope["method"], scope["path"], headers, identity))
         app = self._apps.get("/" + scope["path"].strip("/").partition("/")[0])
         if app is None:
             await send({"type": "http.response.start", "status": 404, "headers": []})

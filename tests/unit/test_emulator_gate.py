@@ -108,9 +108,9 @@ class UpstreamServer(ThreadingHTTPServer):
         self.go_on = threading.Event()
 
 
-@pytest.fixture
-def upstream() -> Iterator[UpstreamServer]:
-    server = UpstreamServer()
+def serve(server: UpstreamServer) -> Iterator[UpstreamServer]:
+    """``server``, serving for one test (the body of a fixture); it stops by itself if the
+    test hangs."""
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
     thread.start()
     timer = threading.Timer(60, server.shutdown)  # stops by itself if a test hangs
@@ -121,6 +121,11 @@ def upstream() -> Iterator[UpstreamServer]:
     server.shutdown()
     server.server_close()
     thread.join(5)
+
+
+@pytest.fixture
+def upstream() -> Iterator[UpstreamServer]:
+    yield from serve(UpstreamServer())
 
 
 @pytest.fixture
@@ -250,6 +255,104 @@ def test_a_token_from_the_cli_reaches_the_upstream_as_iap_passes_it(
         "allowed",
         email,
     )
+
+
+# --- where the token is: IAP's documented rule (gate.admit) ----------------------------------
+def _for(emu: Emulator, email: str) -> str:
+    return emu.mint_id_token(email=email)
+
+
+def test_authorization_serves_when_there_is_no_proxy_authorization(
+    emulator: Emulator, upstream: UpstreamServer, gate: str
+):
+    """The Flyte 2 SDK's ExternalCommand sends ``authorization: Bearer``: IAP takes it, and
+    the application never sees it."""
+    token = _for(emulator, "sdk@example.com")
+    answer = requests.get(gate + "/x", headers={"authorization": f"Bearer {token}"}, timeout=10)
+    assert answer.status_code == 200
+    seen = seen_headers(upstream)
+    assert "authorization" not in seen and "proxy-authorization" not in seen
+    assert seen["x-goog-authenticated-user-email"] == "accounts.google.com:sdk@example.com"
+    assert emulator.gate_log[-1].detail["email"] == "sdk@example.com"  # type: ignore[index]
+
+
+def test_proxy_authorization_wins_and_authorization_goes_to_the_app(
+    emulator: Emulator, upstream: UpstreamServer, gate: str
+):
+    proxy_token, app_token = _for(emulator, "proxy@example.com"), _for(emulator, "app@example.com")
+    headers = {**bearer(proxy_token), "Authorization": f"Bearer {app_token}"}
+    assert requests.get(gate + "/x", headers=headers, timeout=10).status_code == 200
+    seen = seen_headers(upstream)
+    assert seen["x-goog-authenticated-user-email"] == "accounts.google.com:proxy@example.com"
+    assert seen["authorization"] == f"Bearer {app_token}"  # unprocessed, the app's own
+    assert "proxy-authorization" not in seen
+
+
+@pytest.mark.parametrize("proxy_value", ["Bearer not-a-jwt", "Basic dXNlcjpwdw==", ""])
+def test_without_a_valid_token_in_proxy_authorization_iap_goes_on_to_authorization(
+    emulator: Emulator, upstream: UpstreamServer, gate: str, proxy_value: str
+):
+    token = _for(emulator, "fallback@example.com")
+    headers = {"Proxy-Authorization": proxy_value, "Authorization": f"Bearer {token}"}
+    assert requests.get(gate + "/x", headers=headers, timeout=10).status_code == 200
+    seen = seen_headers(upstream)
+    assert seen["x-goog-authenticated-user-email"] == "accounts.google.com:fallback@example.com"
+    assert "proxy-authorization" not in seen and "authorization" not in seen
+
+
+@pytest.mark.parametrize(
+    ("headers", "reason"),
+    [
+        ({"Proxy-Authorization": "Bearer not-a-jwt"}, "Unable to parse JWT"),
+        ({"Authorization": "Bearer not-a-jwt"}, "Unable to parse JWT"),
+        (
+            {"Proxy-Authorization": "Bearer not-a-jwt", "Authorization": "Bearer"},
+            "Unable to parse JWT",
+        ),
+        ({"Proxy-Authorization": "Basic x", "Authorization": "Basic y"}, "empty token"),
+    ],
+    ids=["proxy only", "authorization only", "no second bearer", "no bearer at all"],
+)
+def test_a_refusal_names_the_last_token_judged(
+    emulator: Emulator, upstream: UpstreamServer, gate: str, headers: dict[str, str], reason: str
+):
+    assert_iap_refusal(requests.get(gate + "/x", headers=headers, timeout=10), reason)
+    assert upstream.seen == []
+
+
+def test_both_tokens_bad_names_authorizations_fault(
+    emulator: Emulator, upstream: UpstreamServer, gate: str
+):
+    expired = emulator.mint_id_token(exp=int(time.time()) - 5)
+    headers = {"Proxy-Authorization": "Bearer not-a-jwt", "Authorization": f"Bearer {expired}"}
+    assert_iap_refusal(requests.get(gate + "/x", headers=headers, timeout=10), "Expired JWT")
+
+
+def test_only_iap_sets_the_identity_headers(
+    emulator: Emulator, upstream: UpstreamServer, gate: str
+):
+    """IAP strips every x-goog-* header a client sends: a forged assertion or identity never
+    reaches the application beside (or instead of) IAP's own."""
+    spoofed = {
+        "X-Goog-IAP-JWT-Assertion": "forged.assertion.value",
+        "X-Goog-Authenticated-User-Email": "accounts.google.com:admin@example.com",
+        "X-Goog-Authenticated-User-ID": "accounts.google.com:1",
+        "x-goog-anything-else": "1",
+    }
+    token = emulator.mint_id_token()
+    answer = requests.get(gate + "/x", headers={**spoofed, **bearer(token)}, timeout=10)
+    assert answer.status_code == 200
+    headers = upstream.seen[-1]["headers"]
+    goog = sorted(name for name, _ in headers if name.startswith("x-goog-"))
+    assert goog == [
+        "x-goog-authenticated-user-email",
+        "x-goog-authenticated-user-id",
+        "x-goog-iap-jwt-assertion",
+    ]
+    seen = dict(headers)
+    assert seen["x-goog-authenticated-user-email"] == f"accounts.google.com:{CONFIG.user_email}"
+    assert seen["x-goog-iap-jwt-assertion"] != spoofed["X-Goog-IAP-JWT-Assertion"]
+    assert parse_jwt(seen["x-goog-iap-jwt-assertion"])[1]["email"] == CONFIG.user_email
 
 
 def test_a_claim_cannot_inject_a_header_upstream(

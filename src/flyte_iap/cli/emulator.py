@@ -27,12 +27,20 @@ EMULATOR_OPTIONS = (
     _option(
         "iap_upstream",
         "Also serve an IAP gate on another port: it checks each request's proxy-authorization "
-        "token as IAP does and passes the good ones on to this http:// URL.",
+        "(else authorization) token as IAP does and passes the good ones on to this http:// "
+        "URL, with IAP's signed x-goog-iap-jwt-assertion.",
         metavar="URL",
     ),
     _option(
         "iap_gate_port", "Port of the IAP gate on 127.0.0.1 (0: any free port).", kind=int,
         default="0", minimum=0, maximum=65535,
+    ),
+    _option(
+        "iap_tls",
+        "Serve the IAP gate over HTTPS, with a certificate for localhost from a CA of the "
+        "emulator's own; the CA certificate is written to the state directory "
+        "(FLYTE_IAP_GATE_CA_FILE, for admin.caCertFilePath).",
+        kind=bool,
     ),
     _option(
         "exit_after", "Stop after this many seconds (default: at Ctrl-C).", kind=float,
@@ -49,18 +57,22 @@ def emulator(
     auto_approve: bool,
     iap_upstream: str | None,
     iap_gate_port: int,
+    iap_tls: bool,
     exit_after: float | None,
 ) -> None:
     """Serve a local stand-in for Google's token, certs, metadata, IAM and Secret Manager APIs.
 
     Prints `export ...` lines that point flyte-iap at it. The state directory is created
     0700; one owned by another user, or writable by group or others, is refused. With
-    --iap-upstream URL, an IAP gate in front of URL too (FLYTE_IAP_GATE_URL).
+    --iap-upstream URL, an IAP gate in front of URL too (FLYTE_IAP_GATE_URL), over HTTPS
+    with --iap-tls (FLYTE_IAP_GATE_CA_FILE).
     """
     import tempfile
 
     from flyte_iap.emulator import GateConfigError, ListenError, StateDirError, run_emulator
 
+    if iap_tls and iap_upstream is None:
+        raise UsageError("--iap-tls serves the IAP gate over HTTPS: give --iap-upstream URL too")
     if iap_upstream is not None:
         from flyte_iap.emulator.gate import Upstream
 
@@ -79,6 +91,7 @@ def emulator(
             sys.stderr,
             iap_upstream=iap_upstream,
             gate_port=iap_gate_port,
+            gate_tls=iap_tls,
         )
     except StateDirError as exc:
         where = "--state-dir" if state_dir else "the state directory"

@@ -5,10 +5,12 @@ It issues real RS256-signed tokens that verify against its certs endpoint, so
 
 :class:`Emulator` serves it (configured by :class:`EmulatorConfig`) and, in front of an
 upstream, the IAP gate (bounded by :class:`GateLimits`; :class:`GateConfigError` for an
-upstream it cannot use; one :class:`GateRecord` with its :class:`Outcome` per request).
+upstream it cannot use; one :class:`GateRecord` with its :class:`Outcome` per request),
+over HTTP or HTTPS, handing the application IAP's signed header.
 :func:`run_emulator` is the ``flyte-iap emulator`` command (:class:`StateDirError`,
-:class:`ListenError`), :func:`run_demo` the ``flyte-iap demo``. The RSA keys and RS256
-JWTs it signs with are :mod:`flyte_iap.emulator.keys`, for tests that forge their own.
+:class:`ListenError`), :func:`run_demo` the ``flyte-iap demo``. The keys and JWTs it
+signs (RS256 as Google, ES256 as IAP) are :mod:`flyte_iap.emulator.keys`, for tests that
+forge their own.
 """
 
 from flyte_iap.emulator.config import EmulatorConfig

@@ -3,6 +3,8 @@ what a test does with it (addresses, credential files, faults, the IAP gate)."""
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -12,13 +14,24 @@ from typing import Any
 
 from flyte_iap.emulator import files, routes
 from flyte_iap.emulator.config import EmulatorConfig
-from flyte_iap.emulator.gate import Expectations, Gate, GateLimits, GateRecord
-from flyte_iap.emulator.keys import SigningKey
+from flyte_iap.emulator.gate import (
+    Expectations,
+    Gate,
+    GateCertificates,
+    GateLimits,
+    GateRecord,
+    SignedHeader,
+)
+from flyte_iap.emulator.keys import Es256Key, SigningKey
 from flyte_iap.emulator.records import checked_fault
 from flyte_iap.emulator.server import EmulatorHTTPServer
 from flyte_iap.emulator.state import EmulatorState
+from flyte_iap.emulator.statedir import StateDirError
 from flyte_iap.emulator.tokens import TokenMinter
 from flyte_iap.emulator.wire import Context
+
+#: The IAP gate's CA certificate, in the state directory (when there is one).
+GATE_CA_FILE_NAME = "iap-gate-ca.pem"
 
 
 class Emulator:
@@ -28,9 +41,10 @@ class Emulator:
     Use as a context manager, or call :meth:`start` and :meth:`stop`. ``port=0`` picks a
     free port. Relative paths given to the ``write_*`` helpers resolve under ``state_dir``.
     With ``iap_upstream`` (``http://HOST:PORT``) :meth:`start` also starts the IAP gate in
-    front of it (see :meth:`start_gate`). ``clock`` (seconds since the epoch) is the
-    emulator's time: what it issues expires by it, and what it is shown is judged by it
-    (a test moves its own on, rather than wait for a token to expire).
+    front of it (over HTTPS with ``iap_tls``; see :meth:`start_gate`). ``clock`` (seconds
+    since the epoch) is the emulator's time: what it issues expires by it, and what it is
+    shown is judged by it (a test moves its own on, rather than wait for a token to
+    expire).
     """
 
     def __init__(
@@ -40,6 +54,7 @@ class Emulator:
         state_dir: Path | None = None,
         *,
         iap_upstream: str | None = None,
+        iap_tls: bool = False,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.config = config or EmulatorConfig()
@@ -51,8 +66,12 @@ class Emulator:
         self._port = port
         self._server: EmulatorHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self._iap_key = Es256Key.generate()  # signs the gate's assertions, as IAP's own key
         self._iap_upstream = iap_upstream
+        self._iap_tls = iap_tls
         self._gate: Gate | None = None
+        self._gate_ca_file: Path | None = None
+        self._gate_ca_dir: Path | None = None  # made for the CA when there is no state_dir
 
     # --- lifecycle ---------------------------------------------------------------
     def start(self) -> Emulator:
@@ -61,7 +80,7 @@ class Emulator:
             return self
         server = EmulatorHTTPServer(self._port)
         base_url = f"http://127.0.0.1:{server.server_port}"
-        server.ctx = Context(self.config, self._state, self._minter, base_url)
+        server.ctx = Context(self.config, self._state, self._minter, self._iap_key, base_url)
         self._server = server
         self._thread = threading.Thread(
             target=server.serve_forever,
@@ -72,7 +91,7 @@ class Emulator:
         self._thread.start()
         if self._iap_upstream is not None and self._gate is None:
             try:
-                self.start_gate(self._iap_upstream)
+                self.start_gate(self._iap_upstream, tls=self._iap_tls)
             except BaseException:
                 self.stop()
                 raise
@@ -126,6 +145,16 @@ class Emulator:
         return self.url + "/oauth2/v1/certs"
 
     @property
+    def iap_public_key_uri(self) -> str:
+        """IAP's assertion keys as {kid: PEM} (``https://www.gstatic.com/iap/verify/public_key``)."""
+        return self.url + "/iap/verify/public_key"
+
+    @property
+    def iap_jwk_uri(self) -> str:
+        """IAP's assertion keys as a JWK set (``.../iap/verify/public_key-jwk``)."""
+        return self.url + "/iap/verify/public_key-jwk"
+
+    @property
     def auth_uri(self) -> str:
         return self.url + "/o/oauth2/v2/auth"
 
@@ -159,6 +188,7 @@ class Emulator:
             "GCE_METADATA_HOST": self.metadata_host,
             "GCE_METADATA_IP": self.metadata_host,
             **({"FLYTE_IAP_GATE_URL": self._gate.url} if self._gate is not None else {}),
+            **({"FLYTE_IAP_GATE_CA_FILE": str(self._gate_ca_file)} if self._gate_ca_file else {}),
         }
 
     # --- credential files ------------------------------------------------------------
@@ -266,14 +296,25 @@ class Emulator:
         audience: str | None = None,
         port: int = 0,
         limits: GateLimits | None = None,
+        tls: bool = False,
     ) -> str:
         """Serve Identity-Aware Proxy in front of ``upstream`` on another 127.0.0.1 port;
-        return its base URL. It lets in requests whose ``proxy-authorization`` (else
-        ``authorization``) bearer is signed by this emulator, issued by Google, for
-        ``audience`` (default: the webapp client) and not expired, and answers the others
-        as IAP does (401, ``x-goog-iap-generated-response: true``). ``check=False``: it
-        lets everything through, like a load balancer without IAP. ``GateConfigError``
-        for an upstream that is not ``http://HOST[:PORT][/PREFIX]``."""
+        return its base URL.
+
+        It lets in requests whose bearer (``Proxy-Authorization``, else ``Authorization``:
+        see :func:`~flyte_iap.emulator.gate.admit`) is signed by this emulator, issued by
+        Google, for ``audience`` (default: the webapp client) and not expired, and answers
+        the others as IAP does (401, ``x-goog-iap-generated-response: true``). The allowed
+        ones reach the upstream with IAP's identity headers, among them
+        ``X-Goog-IAP-JWT-Assertion`` signed (ES256) for the config's
+        ``signed_header_audience``, verifiable with the keys at :attr:`iap_jwk_uri`.
+        ``check=False``: it lets everything through, like a load balancer without IAP.
+
+        ``tls=True``: HTTPS, with a certificate for localhost, 127.0.0.1 and ::1 from a CA
+        made for this gate, whose certificate is written to :attr:`gate_ca_file` (in
+        ``state_dir``, else a temporary directory removed with the gate).
+        ``GateConfigError`` for an upstream that is not ``http://HOST[:PORT][/PREFIX]``;
+        :class:`StateDirError` when the CA certificate cannot be written."""
         if self._gate is not None:
             raise RuntimeError(f"the IAP gate already serves on {self._gate.url}")
         key = self._minter.issuer_key
@@ -282,22 +323,66 @@ class Emulator:
             audience=audience or self.config.webapp_client_id,
             clock=self._state.clock,
         )
-        gate = Gate(upstream, expect if check else None, port=port, limits=limits)
-        self._gate = gate.start()
+        signed = SignedHeader(self._iap_key, self.config.signed_header_audience, self._state.clock)
+        certificates = GateCertificates.generate() if tls else None
+        gate = Gate(
+            upstream,
+            expect if check else None,
+            port=port,
+            limits=limits,
+            signed=signed,
+            tls=certificates.server_context() if certificates else None,
+        )
+        if certificates is not None:
+            self._gate_ca_file = self._write_gate_ca(certificates.ca_pem)
+        try:
+            self._gate = gate.start()
+        except BaseException:
+            self._forget_gate_ca()
+            raise
         return gate.url
+
+    def _write_gate_ca(self, pem: str) -> Path:
+        if self.state_dir is not None:
+            directory = self.state_dir
+            directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        else:
+            directory = self._gate_ca_dir = Path(tempfile.mkdtemp(prefix="flyte-iap-gate-"))
+        try:
+            return files.write_public(directory / GATE_CA_FILE_NAME, pem)
+        except OSError as exc:
+            self._forget_gate_ca()
+            raise StateDirError(
+                f"{str(directory)!r}: cannot write the IAP gate's CA certificate: "
+                f"{exc.strerror or exc}"
+            ) from exc
+
+    def _forget_gate_ca(self) -> None:
+        if self._gate_ca_dir is not None:
+            shutil.rmtree(self._gate_ca_dir, ignore_errors=True)
+        self._gate_ca_file = self._gate_ca_dir = None
 
     def stop_gate(self) -> None:
         """Stop the IAP gate (if any), cutting its open connections."""
         if self._gate is not None:
             self._gate.stop()
             self._gate = None
+        self._forget_gate_ca()
 
     @property
     def gate_url(self) -> str:
-        """``http://127.0.0.1:GPORT``; only once the gate is started."""
+        """``http://127.0.0.1:GPORT`` (``https://`` over TLS); only once the gate is started."""
         if self._gate is None:
             raise RuntimeError("the IAP gate is not started; call start_gate(upstream) first")
         return self._gate.url
+
+    @property
+    def gate_ca_file(self) -> Path:
+        """The CA certificate (PEM) a client trusts to reach the gate over HTTPS (for
+        ``admin.caCertFilePath``); only while a gate started with ``tls=True`` serves."""
+        if self._gate_ca_file is None:
+            raise RuntimeError("the IAP gate does not serve HTTPS; call start_gate(..., tls=True)")
+        return self._gate_ca_file
 
     @property
     def gate_log(self) -> list[GateRecord]:

@@ -31,6 +31,16 @@ def write_private(path: Path, text: str) -> Path:
     opened once, and is then renamed over ``path``: a symlink someone planted at either
     name is replaced, never followed into a file of the user's.
     """
+    return _write(path, text, 0o600)
+
+
+def write_public(path: Path, text: str) -> Path:
+    """Write ``text`` (a certificate, nothing secret) to ``path`` as :func:`write_private`
+    does, readable by all (mode 0644, less what the umask takes away)."""
+    return _write(path, text, 0o644)
+
+
+def _write(path: Path, text: str, mode: int) -> Path:
     path = Path(path)
     at = _open_directory(path.parent)
     temp = f".{path.name}.{secrets.token_hex(8)}.tmp"
@@ -39,7 +49,7 @@ def write_private(path: Path, text: str) -> Path:
     target = path.name if at is not None else str(path)
     try:
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
-        fd = os.open(source, flags, 0o600, dir_fd=at)
+        fd = os.open(source, flags, mode, dir_fd=at)
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
                 handle.write(text)

@@ -1,4 +1,5 @@
-"""Google Cloud APIs the tool calls: Secret Manager, IAM Credentials, the metadata server."""
+"""Google Cloud APIs the tool calls: Secret Manager, IAM Credentials, the metadata server;
+and the keys that verify what Google signs (ID tokens, IAP's signed headers)."""
 
 from __future__ import annotations
 
@@ -26,6 +27,16 @@ def certs(ctx: Context, req: Request, match: re.Match[str]) -> Response:
     """GET /oauth2/v1/certs: {kid: PEM certificate} of the key that signs ID tokens."""
     key = ctx.minter.issuer_key
     return json_response(200, {key.kid: key.certificate_pem()})
+
+
+def iap_public_key(ctx: Context, req: Request, match: re.Match[str]) -> Response:
+    """GET /iap/verify/public_key: {kid: PEM public key} of IAP's assertion key."""
+    return json_response(200, {ctx.iap_key.kid: ctx.iap_key.public_key_pem()})
+
+
+def iap_public_key_jwk(ctx: Context, req: Request, match: re.Match[str]) -> Response:
+    """GET /iap/verify/public_key-jwk: the same key as a JWK set."""
+    return json_response(200, {"keys": [ctx.iap_key.jwk()]})
 
 
 def _authenticated(ctx: Context, req: Request) -> bool:

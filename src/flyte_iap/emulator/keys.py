@@ -1,4 +1,5 @@
-"""RSA keys, self-signed certificates and RS256 JSON Web Tokens."""
+"""The keys the emulator signs with, and JSON Web Tokens: RSA keys with self-signed
+certificates for RS256 (Google's ID tokens), a P-256 key for ES256 (IAP's signed headers)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from typing import Any
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from cryptography.x509.oid import NameOID
 
 
@@ -80,6 +82,54 @@ class SigningKey:
         signature = self.private_key.sign(
             signing_input.encode("ascii"), padding.PKCS1v15(), hashes.SHA256()
         )
+        return f"{signing_input}.{b64url_encode(signature)}"
+
+
+@dataclass(frozen=True)
+class Es256Key:
+    """A P-256 key with its key id: how Identity-Aware Proxy signs the JWT it hands to the
+    application (``alg`` ES256), published as PEM and as a JWK."""
+
+    kid: str
+    private_key: ec.EllipticCurvePrivateKey
+
+    @classmethod
+    def generate(cls) -> Es256Key:
+        """Make a fresh key."""
+        return cls(kid=secrets.token_hex(8), private_key=ec.generate_private_key(ec.SECP256R1()))
+
+    @property
+    def public_key(self) -> ec.EllipticCurvePublicKey:
+        """The public half, for verifying signatures."""
+        return self.private_key.public_key()
+
+    def public_key_pem(self) -> str:
+        """The public key as PEM (SubjectPublicKeyInfo), the form of IAP's ``public_key``."""
+        return self.public_key.public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        ).decode("ascii")
+
+    def jwk(self) -> dict[str, str]:
+        """The public key as a JSON Web Key (RFC 7518 6.2), the form of ``public_key-jwk``."""
+        numbers = self.public_key.public_numbers()
+        return {
+            "kty": "EC",
+            "crv": "P-256",
+            "x": b64url_encode(numbers.x.to_bytes(32, "big")),
+            "y": b64url_encode(numbers.y.to_bytes(32, "big")),
+            "kid": self.kid,
+            "alg": "ES256",
+            "use": "sig",
+        }
+
+    def sign_jwt(self, payload: dict[str, Any]) -> str:
+        """Encode and ES256-sign ``payload`` with this key's id in the header."""
+        header = {"alg": "ES256", "typ": "JWT", "kid": self.kid}
+        signing_input = f"{_encode_part(header)}.{_encode_part(payload)}"
+        der = self.private_key.sign(signing_input.encode("ascii"), ec.ECDSA(hashes.SHA256()))
+        # JWS carries the two integers side by side (RFC 7518 3.4), not DER.
+        r, s = decode_dss_signature(der)
+        signature = r.to_bytes(32, "big") + s.to_bytes(32, "big")
         return f"{signing_input}.{b64url_encode(signature)}"
 
 

@@ -36,6 +36,8 @@ ROUTES: tuple[Route, ...] = (
     _route("POST", r"/sts/v1/token", "sts", oauth.sts_token),
     _route("POST", r"/revoke", "revoke", oauth.revoke),
     _route("GET", r"/oauth2/v1/certs", "certs", gcp.certs),
+    _route("GET", r"/iap/verify/public_key", "iap_keys", gcp.iap_public_key),
+    _route("GET", r"/iap/verify/public_key-jwk", "iap_keys", gcp.iap_public_key_jwk),
     _route("GET", r"/o/oauth2/v2/auth", "auth", consent.auth_page),
     _route("POST", r"/o/oauth2/v2/auth/decision", "consent", consent.decision),
     _route("GET", _SECRET, "secret", gcp.secret_access),

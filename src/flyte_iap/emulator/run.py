@@ -8,7 +8,7 @@ from typing import TextIO
 
 from flyte_iap.emulator.config import EmulatorConfig
 from flyte_iap.emulator.emulator import Emulator
-from flyte_iap.emulator.gate import Upstream
+from flyte_iap.emulator.gate import IAP_ISSUER, Upstream
 from flyte_iap.emulator.statedir import StateDirError, prepare_state_dir
 
 
@@ -30,6 +30,7 @@ def run_emulator(
     *,
     iap_upstream: str | None = None,
     gate_port: int = 0,
+    gate_tls: bool = False,
 ) -> int:
     """Serve the emulator until Ctrl-C (or ``exit_after`` seconds); return the exit code.
 
@@ -38,9 +39,11 @@ def run_emulator(
     (before anything is printed) when ``state_dir`` is not the user's own private
     directory, or the files cannot be written there. With ``iap_upstream`` it also serves
     the IAP gate in front of that URL (on ``gate_port``; 0: any free port) and exports its
-    address as ``FLYTE_IAP_GATE_URL``; ``GateConfigError`` (before anything is printed)
-    for a URL the gate cannot use; :class:`ListenError` for a port that is taken (or not
-    allowed), also before anything is printed.
+    address as ``FLYTE_IAP_GATE_URL``; with ``gate_tls`` over HTTPS, its CA certificate
+    written to ``state_dir`` and exported as ``FLYTE_IAP_GATE_CA_FILE``.
+    ``GateConfigError`` (before anything is printed) for a URL the gate cannot use;
+    :class:`ListenError` for a port that is taken (or not allowed), also before anything
+    is printed.
     """
     if iap_upstream is not None:
         Upstream.parse(iap_upstream)
@@ -53,7 +56,7 @@ def run_emulator(
     try:
         if iap_upstream is not None:
             try:
-                emulator.start_gate(iap_upstream, port=gate_port)
+                emulator.start_gate(iap_upstream, port=gate_port, tls=gate_tls)
             except OSError as exc:
                 raise ListenError("--iap-gate-port", gate_port, exc) from exc
         key_path = _write_files(emulator, state_dir)
@@ -63,7 +66,7 @@ def run_emulator(
         for line in _identity_comments(config):
             out.write(f"# {line}\n")
         if iap_upstream is not None:
-            for line in _gate_comments(emulator.gate_url, iap_upstream):
+            for line in _gate_comments(emulator, iap_upstream):
                 out.write(f"# {line}\n")
         out.flush()
         err.write(f"Google emulator serving on {emulator.url}, Ctrl-C to stop\n")
@@ -114,12 +117,24 @@ def _identity_comments(config: EmulatorConfig) -> list[str]:
     ]
 
 
-def _gate_comments(gate_url: str, upstream: str) -> list[str]:
-    host = gate_url.removeprefix("http://")
-    return [
+def _gate_comments(emulator: Emulator, upstream: str) -> list[str]:
+    gate_url = emulator.gate_url
+    scheme, _, host = gate_url.partition("://")
+    lines = [
         f"IAP gate: {gate_url} -> {upstream} (audience: the webapp client id above)",
-        f"for ~/.flyte/config.yaml: admin.endpoint: dns:///{host} with insecure: true",
+        f"IAP signed header: x-goog-iap-jwt-assertion, ES256, iss {IAP_ISSUER}, "
+        f"aud {emulator.config.signed_header_audience}, keys {emulator.iap_jwk_uri}",
     ]
+    if scheme == "https":
+        # localhost, not 127.0.0.1: the Flyte 2 SDK reads an org from a host of many labels.
+        port = host.rpartition(":")[2]
+        lines.append(
+            f"for ~/.flyte/config.yaml: admin.endpoint: dns:///localhost:{port} with "
+            f"insecure: false and caCertFilePath: {emulator.gate_ca_file}"
+        )
+    else:
+        lines.append(f"for ~/.flyte/config.yaml: admin.endpoint: dns:///{host} with insecure: true")
+    return lines
 
 
 def _serve(exit_after: float | None) -> None:

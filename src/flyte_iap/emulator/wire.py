@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flyte_iap.emulator.config import EmulatorConfig
+from flyte_iap.emulator.keys import Es256Key
 from flyte_iap.emulator.state import EmulatorState
 from flyte_iap.emulator.tokens import TokenMinter
 
@@ -81,11 +82,13 @@ class Response:
 
 @dataclass
 class Context:
-    """What handlers may use: the config, the state, the minter and the public URLs."""
+    """What handlers may use: the config, the state, the minter, the key IAP's gate signs
+    its assertions with, and the public URLs."""
 
     config: EmulatorConfig
     state: EmulatorState
     minter: TokenMinter
+    iap_key: Es256Key
     base_url: str
 
     @property

@@ -1,10 +1,9 @@
-"""What the gate says itself: IAP's 401 and identity headers, and its own plain errors."""
+"""What the gate says itself: IAP's 401, and its own plain errors."""
 
 from __future__ import annotations
 
 import contextlib
 import html
-from typing import Any
 
 from flyte_iap.emulator.gate.check import PREFIX
 from flyte_iap.emulator.gate.head import BadRequest, RequestHead
@@ -68,15 +67,3 @@ _PHRASES = {
     504: b"Gateway Timeout",
     505: b"HTTP Version Not Supported",
 }
-
-
-def identity_headers(claims: dict[str, Any]) -> list[tuple[str, str]]:
-    """The headers IAP adds for the application: who passed, as IAP names them."""
-
-    def printable(value: object) -> str:
-        return "".join(ch if ch.isprintable() and ch.isascii() else "?" for ch in str(value))
-
-    return [
-        ("X-Goog-Authenticated-User-Email", "accounts.google.com:" + printable(claims["email"])),
-        ("X-Goog-Authenticated-User-Id", "accounts.google.com:" + printable(claims.get("sub"))),
-    ]

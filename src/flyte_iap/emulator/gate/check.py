@@ -36,20 +36,53 @@ class Expectations:
 
 @dataclass(frozen=True)
 class Verdict:
-    """The claims of a token that passes; otherwise None and IAP's ``reason``."""
+    """The claims of a token that passes; otherwise None and IAP's ``reason``. ``via``:
+    the header the token that passed came in (set by :func:`admit`)."""
 
     claims: dict[str, Any] | None
     reason: str = ""
+    via: str = ""
 
     @property
     def ok(self) -> bool:
         return self.claims is not None
 
 
-def bearer_of(proxy_authorization: str | None, authorization: str | None) -> str:
-    """The token IAP reads: ``Proxy-Authorization`` when sent (``Authorization`` then
-    belongs to the application), else ``Authorization``; '' when neither is a bearer."""
-    value = proxy_authorization if proxy_authorization is not None else authorization
+PROXY_AUTHORIZATION = "proxy-authorization"
+AUTHORIZATION = "authorization"
+
+
+def admit(
+    proxy_authorization: str | None, authorization: str | None, expect: Expectations
+) -> Verdict:
+    """Which token IAP takes, and its verdict, as Google documents it ("Programmatic
+    authentication", "Authenticate from Proxy-Authorization header"):
+
+    - a valid ID token in ``Proxy-Authorization: Bearer`` authorizes the request, and
+      ``Authorization`` then goes on to the application unprocessed (it is the
+      application's own);
+    - when ``Proxy-Authorization`` holds no valid ID token (none at all, another scheme, or
+      one that fails), IAP goes on to the bearer in ``Authorization``;
+    - ``Proxy-Authorization`` never reaches the application, and neither does
+      ``Authorization`` once its token was the one used.
+
+    The verdict names the header whose token passed (:attr:`Verdict.via`). A refusal gives
+    the reason for the last token judged: ``Authorization``'s when it carries a bearer,
+    else ``Proxy-Authorization``'s; "empty token" when neither does.
+    """
+    first = _bearer(proxy_authorization)
+    verdict = judge(first, expect)
+    if verdict.ok:
+        return Verdict(verdict.claims, via=PROXY_AUTHORIZATION)
+    second = _bearer(authorization)
+    if not second and first:
+        return verdict
+    verdict = judge(second, expect)
+    return Verdict(verdict.claims, via=AUTHORIZATION) if verdict.ok else verdict
+
+
+def _bearer(value: str | None) -> str:
+    """The token of a ``Bearer`` credential; '' for none or another scheme."""
     scheme, _, token = (value or "").strip().partition(" ")
     return token.strip() if scheme.lower() == "bearer" else ""
 

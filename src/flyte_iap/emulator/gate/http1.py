@@ -1,5 +1,6 @@
-"""HTTP/1.1 on the client side of the gate: a request head read within a deadline, its
-body streamed piece by piece, every read and write bounded by :class:`GateLimits`."""
+"""HTTP/1.1 on the client side of the gate (over TCP or TLS): a request head read within a
+deadline, its body streamed piece by piece, every read and write bounded by
+:class:`GateLimits`."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ _HEX = re.compile(r"[0-9A-Fa-f]{1,15}")
 class GateLimits:
     """Every bound of the gate, in bytes, seconds and connections."""
 
+    handshake_seconds: float = 10.0  # from accepting a connection to the end of its TLS handshake
     head_bytes: int = 64 * 1024  # request line and headers together
     max_headers: int = 100
     head_seconds: float = 10.0  # from a request's first byte to the end of its head
@@ -38,7 +40,8 @@ class ClientGone(Exception):
 
 
 class Conn:
-    """A client socket with a read buffer; each call is bounded by its own timeout."""
+    """A client socket (plain or TLS) with a read buffer; each call is bounded by its own
+    timeout."""
 
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
@@ -104,9 +107,16 @@ class Conn:
 
     def send(self, data: bytes, timeout: float) -> None:
         """All of ``data``, within ``timeout``; :class:`ClientGone` when it cannot be."""
+        # One deadline for the whole: a TLS socket's sendall restarts its timeout per write.
+        deadline = time.monotonic() + timeout
+        view, sent = memoryview(data), 0
         try:
-            self.sock.settimeout(timeout)
-            self.sock.sendall(data)
+            while sent < len(view):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise ClientGone
+                self.sock.settimeout(left)
+                sent += self.sock.send(view[sent:])
         except OSError:
             raise ClientGone from None
 
@@ -114,7 +124,9 @@ class Conn:
         """Close after a final answer: stop sending, drop what the client still sends for
         a moment (so it reads the answer rather than a reset), then close."""
         with contextlib.suppress(OSError):
-            self.sock.shutdown(socket.SHUT_WR)
+            # The TCP half under any TLS: an SSLSocket's own shutdown drops the TLS state
+            # that the reads below still go through.
+            socket.socket.shutdown(self.sock, socket.SHUT_WR)
             deadline, dropped = time.monotonic() + 2.0, 0
             while dropped < limits.drain_bytes and time.monotonic() < deadline:
                 self.sock.settimeout(max(deadline - time.monotonic(), 0.01))

@@ -54,10 +54,10 @@ _HOP_BY_HOP = frozenset(
     {"connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding"}
     | {"upgrade", "proxy-authenticate", "content-length", "expect"}
 )
-_SET_BY_FRONT = frozenset(
-    {"x-forwarded-proto", "x-forwarded-host", "x-goog-authenticated-user-email"}
-    | {"x-goog-authenticated-user-id", "x-goog-iap-jwt-assertion"}
-)
+_SET_BY_FRONT = frozenset({"x-forwarded-proto", "x-forwarded-host", "x-forwarded-for"})
+# IAP strips every x-goog-* header a client sent ("Securing your app with signed headers"),
+# so the identity headers the application reads can only be IAP's own.
+_IAP_PREFIX = "x-goog-"
 
 
 def forwarded_headers(
@@ -67,12 +67,17 @@ def forwarded_headers(
     drop: frozenset[str],
     gate_host: str,
     client_ip: str,
+    scheme: str,
 ) -> list[tuple[str, str]]:
-    """The client's headers minus hop-by-hop ones and those the front sets (and ``drop``),
-    plus the front's own: ``X-Forwarded-*``, ``Via`` and ``added`` (the identity)."""
-    named = head.tokens("connection")
-    skip = _HOP_BY_HOP | _SET_BY_FRONT | named | drop | {"x-forwarded-for"}
-    kept = [(name, value) for name, value in head.headers if name.lower() not in skip]
+    """The client's headers minus hop-by-hop ones, those the front sets, any ``x-goog-*``
+    (and ``drop``), plus the front's own: ``X-Forwarded-*`` (``scheme``: what the client
+    spoke to the gate), ``Via`` and ``added`` (the identity)."""
+    skip = _HOP_BY_HOP | _SET_BY_FRONT | head.tokens("connection") | drop
+    kept = [
+        (name, value)
+        for name, value in head.headers
+        if name.lower() not in skip and not name.lower().startswith(_IAP_PREFIX)
+    ]
     chain = [*head.values("x-forwarded-for"), client_ip]
     host = head.get("host")
     if host is None:  # HTTP/1.0 may leave it out; the upstream speaks HTTP/1.1
@@ -81,7 +86,7 @@ def forwarded_headers(
     return [
         *kept,
         ("X-Forwarded-For", ", ".join(chain)),
-        ("X-Forwarded-Proto", "http"),
+        ("X-Forwarded-Proto", scheme),
         ("X-Forwarded-Host", host),
         ("Via", "1.1 google"),
         *added,

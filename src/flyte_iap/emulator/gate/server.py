@@ -1,4 +1,5 @@
-"""The :class:`Gate`: Identity-Aware Proxy in front of an upstream, on a 127.0.0.1 port."""
+"""The :class:`Gate`: Identity-Aware Proxy in front of an upstream, on a 127.0.0.1 port,
+over HTTP or HTTPS."""
 
 from __future__ import annotations
 
@@ -6,15 +7,17 @@ import contextlib
 import enum
 import socket
 import socketserver
+import ssl
 import threading
 from collections import deque
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-from flyte_iap.emulator.gate.answers import identity_headers, plain, refuse
-from flyte_iap.emulator.gate.check import Expectations, bearer_of, judge
+from flyte_iap.emulator.gate.answers import plain, refuse
+from flyte_iap.emulator.gate.check import PROXY_AUTHORIZATION, Expectations, admit
 from flyte_iap.emulator.gate.head import BadRequest, RequestHead, body_length, parse_head
 from flyte_iap.emulator.gate.http1 import ClientGone, Conn, GateLimits
+from flyte_iap.emulator.gate.identity import SignedHeader, identity_headers
 from flyte_iap.emulator.gate.relay import Upstream, UpstreamFailure, forwarded_headers, relay
 
 _LOG_SIZE = 1000  # records kept; the oldest go first
@@ -42,7 +45,9 @@ class GateRecord(NamedTuple):
 
 class Gate:
     """Checks each request's bearer as IAP does (``expect``; None lets everything through,
-    as a load balancer without IAP would) and streams the allowed ones to ``upstream``."""
+    as a load balancer without IAP would) and streams the allowed ones to ``upstream``,
+    with IAP's identity headers (and, given ``signed``, its signed assertion). With
+    ``tls`` (a server context) it speaks HTTPS, each handshake bounded by ``limits``."""
 
     def __init__(
         self,
@@ -51,10 +56,14 @@ class Gate:
         *,
         port: int = 0,
         limits: GateLimits | None = None,
+        signed: SignedHeader | None = None,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         self.upstream = Upstream.parse(upstream)
         self.expect = expect
         self.limits = limits or GateLimits()
+        self.signed = signed
+        self._tls = tls
         self._port = port
         self._log: deque[GateRecord] = deque(maxlen=_LOG_SIZE)
         self._lock = threading.Lock()
@@ -86,17 +95,24 @@ class Gate:
             open_sockets = list(self._sockets)
         for sock in open_sockets:
             with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
+                # The TCP connection itself: an SSLSocket's own shutdown would also drop the
+                # TLS state another thread is reading through.
+                socket.socket.shutdown(sock, socket.SHUT_RDWR)
         if self._thread is not None:
             self._thread.join(timeout=5)
         self._server, self._thread = None, None
 
     @property
+    def scheme(self) -> str:
+        """``https`` when the gate speaks TLS, else ``http``."""
+        return "https" if self._tls is not None else "http"
+
+    @property
     def url(self) -> str:
-        """``http://127.0.0.1:PORT``; only once started."""
+        """``http://127.0.0.1:PORT`` (``https://`` over TLS); only once started."""
         if self._server is None:
             raise RuntimeError("the IAP gate is not started")
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        return f"{self.scheme}://127.0.0.1:{self._server.server_address[1]}"
 
     @property
     def log(self) -> list[GateRecord]:
@@ -107,19 +123,33 @@ class Gate:
     # --- one connection ------------------------------------------------------------
     def serve_connection(self, sock: socket.socket, client_ip: str) -> None:
         """Serve requests on ``sock`` until it closes, idles, or one cannot be kept."""
-        conn = Conn(sock)
         if not self._slots.acquire(blocking=False):
-            plain(conn, 503, "The IAP gate has too many open connections.", self.limits)
+            if self._tls is None:  # over TLS nothing can be said before a handshake
+                plain(Conn(sock), 503, "The IAP gate has too many open connections.", self.limits)
             return
-        with self._lock:
-            self._sockets.add(sock)
         try:
-            while self._serve_one(conn, client_ip):
-                pass
+            if self._tls is None:
+                self._serve(sock, client_ip)
+                return
+            tls = self._tls.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
+            try:
+                self._serve(tls, client_ip)
+            finally:
+                tls.close()  # the server closes only the plain socket it accepted
+        finally:
+            self._slots.release()
+
+    def _serve(self, sock: socket.socket, client_ip: str) -> None:
+        with self._lock:
+            self._sockets.add(sock)  # from now on, stop() can cut it, handshake or not
+        try:
+            if not isinstance(sock, ssl.SSLSocket) or _handshake(sock, self.limits):
+                conn = Conn(sock)
+                while self._serve_one(conn, client_ip):
+                    pass
         finally:
             with self._lock:
                 self._sockets.discard(sock)
-            self._slots.release()
 
     def _serve_one(self, conn: Conn, client_ip: str) -> bool:
         limits = self.limits
@@ -138,26 +168,25 @@ class Gate:
 
     def _answer(self, conn: Conn, head: RequestHead, length: int | None, client_ip: str) -> bool:
         path = head.target.partition("?")[0]
-        where = {"gate_host": self._host, "client_ip": client_ip}
+        where = {"gate_host": self._host, "client_ip": client_ip, "scheme": self.scheme}
         if self.expect is None:
             self._record(GateRecord(head.method, path, Outcome.UNCHECKED, ""))
             headers = forwarded_headers(head, [], drop=frozenset(), **where)
         else:
-            proxy_auth = head.get("proxy-authorization")
-            verdict = judge(bearer_of(proxy_auth, head.get("authorization")), self.expect)
+            verdict = admit(head.get("proxy-authorization"), head.get("authorization"), self.expect)
             if verdict.claims is None:
                 self._record(GateRecord(head.method, path, Outcome.REFUSED, verdict.reason))
                 return refuse(conn, head, length, verdict.reason, self.limits)
             self._record(GateRecord(head.method, path, Outcome.ALLOWED, verdict.claims))
-            used = "proxy-authorization" if proxy_auth is not None else "authorization"
-            identity = identity_headers(verdict.claims)
-            headers = forwarded_headers(head, identity, drop=frozenset({used}), **where)
+            used = frozenset({PROXY_AUTHORIZATION, verdict.via})  # see admit: what IAP keeps
+            identity = identity_headers(verdict.claims, self.signed)
+            headers = forwarded_headers(head, identity, drop=used, **where)
         track = self._tracker()
         return relay(conn, head, length, headers, self.upstream, self.limits, track)
 
     @property
     def _host(self) -> str:
-        return self.url.removeprefix("http://")
+        return self.url.partition("://")[2]
 
     def _record(self, record: GateRecord) -> None:
         with self._lock:
@@ -176,6 +205,18 @@ class Gate:
                     self._sockets.add(sock)
 
         return track
+
+
+def _handshake(sock: ssl.SSLSocket, limits: GateLimits) -> bool:
+    """The TLS handshake, within ``handshake_seconds`` however the client drips it (ssl
+    bounds the whole handshake by the socket's timeout); False when it fails or runs out
+    of time."""
+    try:
+        sock.settimeout(limits.handshake_seconds)
+        sock.do_handshake()
+    except OSError:  # ssl.SSLError, TimeoutError, a reset: nobody to answer
+        return False
+    return True
 
 
 class _Server(socketserver.ThreadingTCPServer):
