@@ -19,8 +19,8 @@ from flyte_iap.emulator.keys import parse_jwt
 
 from ..cli import flyte_iap_command
 from ..flyte2_backend import IAP_IDENTITY_HEADERS, Flyte2Backend, Identity
+from ..flyte2_clients import FLYTE_CLI, QUICK_EXIT, WAIT, client_env
 from ..tokens import sa_args
-from .test_flyte2 import FLYTE_CLI, QUICK_EXIT, WAIT, client_env
 
 WHOAMI_SCRIPT = """
 import json, sys, flyte, flyte.remote as remote

@@ -16,8 +16,8 @@ from google.oauth2 import id_token
 from flyte_iap.emulator import Emulator, EmulatorConfig
 from flyte_iap.emulator.keys import parse_jwt
 
+from ..gate_upstream import UpstreamServer, bearer, seen_headers, serve
 from ..tokens import CONFIG
-from .test_emulator_gate import UpstreamServer, bearer, seen_headers, serve
 
 IAP_ISSUER = "https://cloud.google.com/iap"  # as Google documents it, not read from our code
 ASSERTION = "x-goog-iap-jwt-assertion"

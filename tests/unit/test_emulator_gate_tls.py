@@ -22,12 +22,12 @@ from cryptography.x509.oid import ExtensionOID
 
 from flyte_iap.emulator import Emulator, GateLimits
 
-from .test_emulator_gate import (
+from ..gate_upstream import (
     IAP_HEADER,
     UpstreamServer,
-    _envelope,
     assert_iap_refusal,
     bearer,
+    envelope,
     seen_headers,
     serve,
 )
@@ -253,8 +253,8 @@ def test_a_streaming_answer_flows_as_it_comes_over_tls(
     upstream.go_on.set()
     rest = answer.read()
     conn.close()
-    assert first == _envelope(0, {"n": 1})
-    assert rest == _envelope(0, {"n": 2}) + _envelope(2, {})
+    assert first == envelope(0, {"n": 1})
+    assert rest == envelope(0, {"n": 2}) + envelope(2, {})
 
 
 def test_stopping_cuts_open_tls_connections(upstream: UpstreamServer):
