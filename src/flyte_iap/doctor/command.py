@@ -21,7 +21,9 @@ from flyte_iap.doctor.config import display
 from flyte_iap.errors import ProtocolError
 from flyte_iap.google import decode_parts
 
-NAME = "proxy command"
+#: The check's name, by the Flyte generation of the config: whose key holds the command.
+NAMES = {1: "proxy command", 2: "command"}
+NAME = NAMES[1]
 #: Seconds the command may take (FLYTE_IAP_DOCTOR_COMMAND_TIMEOUT): a token from the
 #: cache takes well under one, a new one a few; a login waiting in a browser never ends.
 DEFAULT_TIMEOUT = 60.0
@@ -97,16 +99,18 @@ def _kill_group(proc: subprocess.Popen[bytes]) -> None:
         pass
 
 
-def command_check(argv: list[str], env: Mapping[str, str], timeout: float) -> tuple[Check, str]:
-    """Check 2, and the token it printed ("" unless the check passed)."""
+def command_check(
+    argv: list[str], env: Mapping[str, str], timeout: float, check: str = NAME
+) -> tuple[Check, str]:
+    """Check 2 (named ``check``), and the token it printed ("" unless the check passed)."""
     name = display(argv)
     try:
         done = run_bounded(argv, env, timeout)
     except FileNotFoundError:
         fix = "install it, or give its absolute path (flyte-iap configure writes one)"
-        return fail(NAME, f"{name}: no such program", fix), ""
+        return fail(check, f"{name}: no such program", fix), ""
     except OSError as exc:
-        return fail(NAME, f"{name} could not start: {redacted(str(exc.strerror))}", "fix it"), ""
+        return fail(check, f"{name} could not start: {redacted(str(exc.strerror))}", "fix it"), ""
     if done.returncode is None:
         detail = f"{name} did not finish within {timeout:g} s; stopped it"
         fix = (
@@ -114,35 +118,35 @@ def command_check(argv: list[str], env: Mapping[str, str], timeout: float) -> tu
             "once in a terminal (flyte-iap login …); FLYTE_IAP_DOCTOR_COMMAND_TIMEOUT sets "
             "this limit"
         )
-        return fail(NAME, detail, fix), ""
+        return fail(check, detail, fix), ""
     if done.returncode != 0:
         lines = done.stderr.decode("utf-8", "replace").strip().splitlines()
         said = f": {redacted(lines[-1], 200)}" if lines else " and said nothing on stderr"
         fix = "run it in a terminal to see all it says, and fix what it names"
-        return fail(NAME, f"{name} exited with {done.returncode}{said}", fix), ""
-    return _printed(name, done)
+        return fail(check, f"{name} exited with {done.returncode}{said}", fix), ""
+    return _printed(name, done, check)
 
 
-def _printed(name: str, done: Finished) -> tuple[Check, str]:
+def _printed(name: str, done: Finished, check: str) -> tuple[Check, str]:
     only = "a proxyCommand must print the token and nothing else on stdout"
     if len(done.stdout) > OUTPUT_LIMIT:
-        return fail(NAME, f"{name} printed over {OUTPUT_LIMIT // 1024} KiB", only), ""
+        return fail(check, f"{name} printed over {OUTPUT_LIMIT // 1024} KiB", only), ""
     try:
         lines = done.stdout.decode("utf-8").splitlines()
     except UnicodeDecodeError:
-        return fail(NAME, f"{name} printed something that is not text", only), ""
+        return fail(check, f"{name} printed something that is not text", only), ""
     if not lines or not "".join(lines).strip():
-        return fail(NAME, f"{name} exited 0 but printed nothing on stdout", only), ""
+        return fail(check, f"{name} exited 0 but printed nothing on stdout", only), ""
     if len(lines) != 1:
         detail = f"{name} printed {len(lines)} lines on stdout, not one"
         fix = only + " (a wrapper script, a shell profile or a print() writes there too)"
-        return fail(NAME, detail, fix), ""
+        return fail(check, detail, fix), ""
     token = lines[0].strip()
     try:
         decode_parts(token, "its output")
     except ProtocolError as exc:
-        return fail(NAME, f"{name}: {exc}", only), ""
-    return ok(NAME, f"{name} exited 0 in {done.seconds:.1f} s and printed one JWT"), token
+        return fail(check, f"{name}: {exc}", only), ""
+    return ok(check, f"{name} exited 0 in {done.seconds:.1f} s and printed one JWT"), token
 
 
 def option_value(argv: list[str], option: str) -> str | None:

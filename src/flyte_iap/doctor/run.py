@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from flyte_iap.doctor.admin import grpc_check, rest_check
 from flyte_iap.doctor.check import Check, Status, na
-from flyte_iap.doctor.command import NAME as COMMAND
+from flyte_iap.doctor.command import NAMES as COMMANDS
 from flyte_iap.doctor.command import command_check, option_value
 from flyte_iap.doctor.config import read_config
 from flyte_iap.doctor.connect import NAME as BACKEND
@@ -55,15 +55,18 @@ def diagnose(request: DoctorRequest, probes: Probes) -> Iterator[Check]:
         generation=request.generation,
     )
     yield config
-    names = (COMMAND, TOKEN, "dns", "tls", "without a token", "with the token")
+    generation = target.generation if target is not None else request.generation or 1
+    names = (COMMANDS[generation], TOKEN, "dns", "tls", "without a token", "with the token")
     if target is None:
-        last = (BACKEND,) if request.generation == 2 else ("flyteadmin rest", "flyteadmin grpc")
+        last = (BACKEND,) if generation == 2 else ("flyteadmin rest", "flyteadmin grpc")
         for name in (*names, *last):
             yield na(name, "not checked: the config is not usable")
         return
     backend = (BACKEND,) if target.generation == 2 else ("flyteadmin rest", "flyteadmin grpc")
     probe = PROBES[target.generation]
-    command, token = command_check(target.command, probes.env, request.command_timeout)
+    command, token = command_check(
+        target.command, probes.env, request.command_timeout, COMMANDS[target.generation]
+    )
     yield command
     claims = claims_of(token) if token else {}
     if token:
