@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from flyte_iap.emulator import Emulator, EmulatorConfig
 from flyte_iap.login import LoopbackServer
@@ -15,6 +16,19 @@ from flyte_iap.login import LoopbackServer
 from .cli import Cli
 from .loopback_login import STATE
 from .proxy_upstream import Upstream
+
+# Property-based tests (Hypothesis): in CI and by default a fixed, derandomized budget, so a
+# run is bounded and repeatable; HYPOTHESIS_PROFILE=long searches far more, at random.
+settings.register_profile(
+    "ci",
+    max_examples=200,
+    derandomize=True,
+    deadline=None,  # a loaded 2-core machine is not a slow parser
+    suppress_health_check=[HealthCheck.too_slow],
+    print_blob=True,
+)
+settings.register_profile("long", max_examples=20_000, deadline=None, print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 #: Set by .ci/run: there every part a test needs is installed (chromium, root, setpriv,
 #: unshare, a tmpfs, the installed command), so a test that skips hides a failure.
