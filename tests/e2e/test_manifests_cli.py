@@ -6,6 +6,7 @@ it is on PATH.
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -51,6 +52,102 @@ def test_render_options_reach_the_objects() -> None:
     ingress = by_kind["Ingress"]["metadata"]
     assert ingress["namespace"] == "mesh"
     assert ingress["annotations"]["kubernetes.io/ingress.global-static-ip-name"] == "flyte-ip"
+
+
+def test_flyte_2_options_reach_the_objects_and_values() -> None:
+    code, out, _ = run(
+        "render", *GOOD, "--flyte", "2", "--release", "prod",
+        "--flyte-namespace", "flyte-prod", "--istio-namespace", "mesh",
+    )  # fmt: skip
+    assert code == 0
+    gateway, flyte_binary, *objects = [d for d in yaml.safe_load_all(out) if d]
+    assert gateway["service"]["type"] == "NodePort"
+    assert flyte_binary["ingress"]["create"] is False
+    assert "helm install prod <the flyte-binary v2 chart> -n flyte-prod" in out
+    by_kind = {o["kind"]: o for o in objects}
+    assert len(objects) == 9
+    service = by_kind["VirtualService"]
+    assert service["metadata"]["namespace"] == "flyte-prod"
+    assert service["spec"]["gateways"] == ["mesh/default-gateway"]
+    routes = {r["name"]: r["route"][0]["destination"] for r in service["spec"]["http"]}
+    assert routes == {
+        "console-routes": {"host": "prod-flyte-binary-console", "port": {"number": 80}},
+        "api-routes": {"host": "prod-flyte-binary-http", "port": {"number": 8090}},
+    }
+    rule = by_kind["DestinationRule"]
+    assert (rule["metadata"]["namespace"], rule["spec"]["host"]) == (
+        "flyte-prod",
+        "prod-flyte-binary-http",
+    )
+    assert by_kind["BackendConfig"]["spec"]["timeoutSec"] == 86400
+
+
+def test_flyte_2_output_dir_builds_with_kustomize(tmp_path: Path) -> None:
+    kubectl = shutil.which("kubectl")
+    if kubectl is None:
+        pytest.skip("kubectl is not installed")
+    code, _, err = run("render", *GOOD, "--flyte", "2", "--output-dir", str(tmp_path))
+    assert code == 0, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "flyte-binary-values.yaml",
+        "istio-gateway-values.yaml",
+        "kustomization.yaml",
+        "manifests.yaml",
+    ]
+    built = subprocess.run(
+        [kubectl, "kustomize", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert built.returncode == 0, built.stderr
+    kinds = sorted(d["kind"] for d in yaml.safe_load_all(built.stdout) if d)
+    assert kinds == [
+        "BackendConfig", "Certificate", "DestinationRule", "FrontendConfig", "Gateway",
+        "Ingress", "Issuer", "ManagedCertificate", "VirtualService",
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("release", "needle"),
+    [
+        ("Prod", "is not a Helm release name"),
+        ("1prod", "is not a Helm release name"),
+        ("prod.eu", "is not a Helm release name"),
+        ("prod-", "is not a Helm release name"),
+        ("x" * 54, "is not a Helm release name"),
+        ("x" * 46, "(64 characters, Kubernetes allows 63)"),
+    ],
+)
+def test_render_rejects_a_release_the_chart_cannot_name_services_for(
+    release: str, needle: str
+) -> None:
+    assert_usage_error(
+        *run("render", *GOOD, "--flyte", "2", "--release", release), "--release", needle
+    )
+
+
+def test_a_long_release_containing_the_charts_name_is_fine() -> None:
+    assert run("render", *GOOD, "--flyte", "2", "--release", "x" * 41 + "flyte-binary")[0] == 0
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--flyte", "2", "--admin-service", "admin"], "--admin-service applies only to --flyte 1"),
+        (["--flyte", "2", "--console-port", "8080"], "--console-port applies only to --flyte 1"),
+        (["--release", "prod"], "--release applies only to --flyte 2"),
+    ],
+)
+def test_render_refuses_an_option_of_the_other_generation(args: list[str], needle: str) -> None:
+    assert_usage_error(*run("render", *GOOD, *args), needle)
+
+
+def test_render_knows_two_generations() -> None:
+    code, out, err = run("render", *GOOD, "--flyte", "3")
+    assert (code, out) == (2, "")
+    assert "--flyte" in err and "Traceback" not in err
 
 
 def test_output_dir_has_a_kustomization_for_the_manifests(tmp_path: Path) -> None:
@@ -184,6 +281,13 @@ def script(*args: str) -> subprocess.CompletedProcess[str]:
 
 def test_script_renders_and_checks_clean(tmp_path: Path) -> None:
     rendered = script("render", *GOOD, "--output-dir", str(tmp_path))
+    assert rendered.returncode == 0, rendered.stderr
+    checked = script("check", *(str(p) for p in sorted(tmp_path.iterdir())))
+    assert (checked.returncode, checked.stdout) == (0, ""), checked.stderr
+
+
+def test_script_renders_and_checks_flyte_2_clean(tmp_path: Path) -> None:
+    rendered = script("render", *GOOD, "--flyte", "2", "--output-dir", str(tmp_path))
     assert rendered.returncode == 0, rendered.stderr
     checked = script("check", *(str(p) for p in sorted(tmp_path.iterdir())))
     assert (checked.returncode, checked.stdout) == (0, ""), checked.stderr

@@ -43,10 +43,19 @@ def _port(name: str, help: str, default: str) -> Option:
 RENDER_OPTIONS = (
     _option("domain", "Public host name of Flyte, e.g. flyte.example.com.", required=True),
     _option("static_ip_name", "Name of the global static IP in GCP.", required=True),
+    _option(
+        "flyte",
+        "Flyte generation: 1 (flyte-core) or 2 (the flyte-binary v2 chart).",
+        kind=int,
+        default="1",
+        minimum=1,
+        maximum=2,
+    ),
     _option("iap_oauth_secret", "Secret with IAP client.", default="iap-oauth-client-id"),
-    _option("flyte_namespace", "Namespace of flyteadmin/flyteconsole.", default="flyte"),
+    _option("flyte_namespace", "Namespace of Flyte's Services.", default="flyte"),
     _option("istio_namespace", "Namespace of the gateway.", default="istio-system"),
     _option("gateway_release", "Helm release of istio/gateway.", default="istio-ingress"),
+    _option("release", "Helm release of flyte-binary (--flyte 2).", default="flyte-binary"),
     _option("admin_service", "flyteadmin Service name.", default="flyteadmin"),
     _port("admin_http_port", "flyteadmin HTTP port.", "80"),
     _port("admin_grpc_port", "flyteadmin gRPC port.", "81"),
@@ -54,8 +63,8 @@ RENDER_OPTIONS = (
     _port("console_port", "flyteconsole port.", "80"),
     _option(
         "output_dir",
-        "Write istio-gateway-values.yaml, manifests.yaml, kustomization.yaml here "
-        "instead of one stream on stdout.",
+        "Write istio-gateway-values.yaml (and flyte-binary-values.yaml for --flyte 2), "
+        "manifests.yaml, kustomization.yaml here instead of one stream on stdout.",
         metavar="DIRECTORY",
     ),
 )
@@ -64,7 +73,11 @@ RENDER_OPTIONS = (
 @manifests.command("render")
 @click_options(RENDER_OPTIONS)
 def render_command(output_dir: str | None, **options: object) -> None:
-    """Render the istio/gateway Helm values and the objects of the IAP deployment guide."""
+    """Render the Helm values and the objects that put Flyte behind IAP.
+
+    Without --output-dir all of it is one YAML stream on stdout: the Helm values
+    first (each under a comment naming its chart), then the objects.
+    """
     rendered = render(RenderOptions(**options).validated())  # type: ignore[arg-type]
     if output_dir is None:
         click.echo(stream(rendered), nl=False)

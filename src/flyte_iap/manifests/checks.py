@@ -1,6 +1,7 @@
 """The dangerous mistakes ``manifests check`` looks for, as pure functions.
 
-Rules see only the files given together. A rule that follows a reference
+Rules see only the files given together; the Flyte 2 rules are in
+:mod:`flyte_iap.manifests.flyte2_checks`. A rule that follows a reference
 (Gateway -> Certificate, Ingress -> FrontendConfig, gateway values ->
 BackendConfig, ManagedCertificate -> VirtualService) reports "no X among the
 files" when the referring object is present but nothing it could refer to
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 
-from flyte_iap.manifests.documents import HELM_VALUES, Inventory, SourceDocument, classify
+from flyte_iap.manifests.documents import GATEWAY_VALUES, Inventory, SourceDocument, classify
 from flyte_iap.manifests.findings import (
     Finding,
     as_dict,
@@ -20,6 +21,15 @@ from flyte_iap.manifests.findings import (
     json_annotation,
     missing,
     same_namespace,
+)
+from flyte_iap.manifests.flyte2_checks import (
+    backend_http2,
+    chart_entrances,
+    console_sign_out,
+    iap_identity,
+    internal_paths_closed,
+    public_api_routed,
+    stream_timeouts,
 )
 from flyte_iap.manifests.render import APP_PROTOCOLS, BACKEND_CONFIG_KEYS
 from flyte_iap.manifests.routing_checks import certificate_domains, grpc_routes, https_redirect
@@ -33,7 +43,7 @@ def check_documents(documents: Sequence[SourceDocument]) -> list[Finding]:
 
 def gateway_service(inv: Inventory) -> Iterator[Finding]:
     """The gateway Service must be NodePort and speak HTTP/2 (gRPC) to the load balancer."""
-    for values in inv.of(HELM_VALUES):
+    for values in inv.values(GATEWAY_VALUES):
         service_type = values.get("service", "type") or "LoadBalancer"
         if service_type != "NodePort":
             yield finding(
@@ -55,7 +65,7 @@ def gateway_service(inv: Inventory) -> Iterator[Finding]:
 def iap_attached(inv: Inventory) -> Iterator[Finding]:
     """The gateway values must attach a BackendConfig; every BackendConfig must enable IAP."""
     backend_configs = inv.of("BackendConfig")
-    for values in inv.of(HELM_VALUES):
+    for values in inv.values(GATEWAY_VALUES):
         annotations = as_dict(values.get("service", "annotations"))
         refs = [json_annotation(annotations.get(key)) for key in BACKEND_CONFIG_KEYS]
         names = {str(n) for ref in refs for k, n in ref.items() if k in ("default", "https", "443")}
@@ -142,4 +152,11 @@ RULES: tuple[Callable[[Inventory], Iterator[Finding]], ...] = (
     grpc_routes,
     https_redirect,
     certificate_domains,
+    internal_paths_closed,
+    public_api_routed,
+    backend_http2,
+    stream_timeouts,
+    iap_identity,
+    console_sign_out,
+    chart_entrances,
 )

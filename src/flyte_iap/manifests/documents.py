@@ -1,9 +1,10 @@
 """Sorting YAML documents into the objects ``manifests check`` knows.
 
 A document with an ``apiVersion`` is a Kubernetes object and must be one of
-the kinds of the deployment guide; a document without one is taken as Helm
-values for the ``istio/gateway`` chart (that chart's values may carry
-``kind: Deployment``, so ``kind`` alone does not decide).
+the kinds of the deployment; a document without one is taken as Helm values:
+the ``flyte-binary`` chart's (Flyte 2) when it has a top-level key of that chart
+that the gateway chart lacks, else the ``istio/gateway`` chart's (whose values may
+carry ``kind: Deployment``, so ``kind`` alone does not decide).
 """
 
 from __future__ import annotations
@@ -15,7 +16,23 @@ from typing import Any
 from flyte_iap.errors import ManifestError
 
 HELM_VALUES = "HelmValues"
-_VALUES_NAME = "istio-gateway"
+#: The names of the two kinds of Helm values, as shown in findings (``HelmValues/<name>``).
+GATEWAY_VALUES = "istio-gateway"
+FLYTE_BINARY_VALUES = "flyte-binary"
+# Top-level keys of the flyte-binary chart's values.yaml that istio/gateway's lacks.
+_FLYTE_BINARY_KEYS = frozenset(
+    {
+        "flyte-core-components",
+        "configuration",
+        "console",
+        "deployment",
+        "ingress",
+        "enabled_plugins",
+        "flyteconnector",
+        "nameOverride",
+        "fullnameOverride",
+    }
+)
 
 # (API group, kind) pairs of the guide, plus kinds that may sit beside them.
 KNOWN_KINDS: frozenset[tuple[str, str]] = frozenset(
@@ -26,6 +43,7 @@ KNOWN_KINDS: frozenset[tuple[str, str]] = frozenset(
         ("cert-manager.io", "Certificate"),
         ("networking.istio.io", "Gateway"),
         ("networking.istio.io", "VirtualService"),
+        ("networking.istio.io", "DestinationRule"),
         ("networking.gke.io", "ManagedCertificate"),
         ("networking.gke.io", "FrontendConfig"),
         ("networking.k8s.io", "Ingress"),
@@ -81,6 +99,11 @@ class Inventory:
         """The resources of one kind, in file order."""
         return [r for r in self.resources if r.kind == kind]
 
+    def values(self, chart: str) -> list[Resource]:
+        """The Helm values documents of one chart (``GATEWAY_VALUES`` or
+        ``FLYTE_BINARY_VALUES``), in file order: the order of ``helm -f``."""
+        return [r for r in self.of(HELM_VALUES) if r.name == chart]
+
 
 def classify(documents: Sequence[SourceDocument]) -> Inventory:
     """Turn documents into resources; raise ``ManifestError`` on a kind check does not know."""
@@ -95,7 +118,8 @@ def _classify_one(doc: SourceDocument) -> Resource:
     if api_version is None:
         if kind is not None and kind not in ("Deployment", "DaemonSet"):
             raise ManifestError(f"{where}: kind {kind!r} without apiVersion — add the apiVersion")
-        return Resource(doc, HELM_VALUES, _VALUES_NAME, None)
+        chart = FLYTE_BINARY_VALUES if _FLYTE_BINARY_KEYS & body.keys() else GATEWAY_VALUES
+        return Resource(doc, HELM_VALUES, chart, None)
     if not isinstance(api_version, str) or not isinstance(kind, str):
         raise ManifestError(f"{where}: apiVersion and kind must be strings")
     group = api_version.rpartition("/")[0]

@@ -83,3 +83,41 @@ def check_secret_name(option: str, value: str) -> str:
             "digits, '-' and '.', starting and ending with a letter or digit"
         )
     return value
+
+
+# Helm refuses release names longer than this.
+_HELM_RELEASE_MAX = 53
+_CHART = "flyte-binary"
+
+
+def flyte_binary_fullname(release: str) -> str:
+    """The flyte-binary chart's ``fullname`` for a release (no name overrides).
+
+    Its templates/_helpers.tpl: the release name when it contains the chart's name,
+    else ``<release>-flyte-binary``; cut to 63 characters, then one trailing ``-``
+    dropped (Helm's ``trunc 63 | trimSuffix "-"``).
+    """
+    full = release if _CHART in release else f"{release}-{_CHART}"
+    return full[:63].removesuffix("-")
+
+
+def check_release(value: str) -> str:
+    """Accept a Helm release name of the flyte-binary chart whose Services are valid.
+
+    The chart names its API Service ``<fullname>-http`` without cutting it to 63
+    characters, and a Service name must be an RFC 1035 label, so the release must
+    start with a letter and be short enough for that name to fit.
+    """
+    if not _DNS1035_LABEL.fullmatch(value) or len(value) > _HELM_RELEASE_MAX:
+        raise ManifestError(
+            f"--release {value!r} is not a Helm release name this chart can use: 1-53 "
+            "characters, lowercase letters, digits and '-', starting with a letter"
+        )
+    service = flyte_binary_fullname(value) + "-http"
+    if len(service) > 63:
+        raise ManifestError(
+            f"--release {value!r} makes the chart name its Service {service!r} "
+            f"({len(service)} characters, Kubernetes allows 63) — use a shorter release name, "
+            f"or one containing {_CHART!r}"
+        )
+    return value

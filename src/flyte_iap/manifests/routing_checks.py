@@ -8,13 +8,17 @@ from typing import Any
 
 from flyte_iap.manifests.documents import Inventory
 from flyte_iap.manifests.findings import Finding, as_list, finding, missing, same_namespace
+from flyte_iap.manifests.flyte2_checks import routes_to_backend
 from flyte_iap.manifests.render import FRONTEND_CONFIG_KEY
 from flyte_iap.manifests.routes import ADMIN_GRPC_PREFIXES
 
 
 def grpc_routes(inv: Inventory) -> Iterator[Finding]:
-    """Every flyteidl gRPC service must be routed, or flytectl/flytekit calls get 404."""
+    """Every flyteidl gRPC service must be routed, or flytectl/flytekit calls get 404
+    (Flyte 1: a VirtualService that routes to Flyte 2's backend has rules of its own)."""
     for service in inv.of("VirtualService"):
+        if routes_to_backend(service):
+            continue
         routes = [r for r in as_list(service.get("spec", "http")) if isinstance(r, dict)]
         missing = [p for p in ADMIN_GRPC_PREFIXES if not any(_routes(r, p) for r in routes)]
         if missing:

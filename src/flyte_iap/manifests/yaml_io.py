@@ -17,12 +17,19 @@ from flyte_iap.manifests.documents import SourceDocument
 from flyte_iap.manifests.render import RenderedSet
 
 VALUES_FILE = "istio-gateway-values.yaml"
+FLYTE_BINARY_VALUES_FILE = "flyte-binary-values.yaml"
 MANIFESTS_FILE = "manifests.yaml"
 KUSTOMIZATION_FILE = "kustomization.yaml"
 
 _VALUES_HEADER = (
     "# Helm values for the istio/gateway chart, not a Kubernetes object:\n"
     "#   helm install <release> istio/gateway -n <namespace> -f istio-gateway-values.yaml\n"
+)
+_FLYTE_BINARY_HEADER = (
+    "# Helm values for the flyte-binary v2 chart (Flyte 2), not a Kubernetes object; give\n"
+    "# them after your own values, so that they win:\n"
+    "#   helm install {release} <the flyte-binary v2 chart> -n {namespace} \\\n"
+    "#       -f <your values> -f flyte-binary-values.yaml\n"
 )
 _MANIFESTS_HEADER = "# Rendered by `flyte-iap manifests render`; lint with `manifests check`.\n"
 #: Deeper than any Kubernetes object or Helm values file; PyYAML composes nodes
@@ -55,25 +62,32 @@ def dump(documents: Iterable[dict[str, Any]]) -> str:
     return yaml.safe_dump_all(list(documents), sort_keys=False, explicit_start=True)
 
 
+def _values_texts(rendered: RenderedSet) -> dict[str, str]:
+    texts = {VALUES_FILE: _VALUES_HEADER + dump([rendered.gateway_values])}
+    if rendered.flyte_binary_values is not None:
+        header = _FLYTE_BINARY_HEADER.format(
+            release=rendered.release, namespace=rendered.flyte_namespace
+        )
+        texts[FLYTE_BINARY_VALUES_FILE] = header + dump([rendered.flyte_binary_values])
+    return texts
+
+
 def stream(rendered: RenderedSet) -> str:
-    """The whole rendered set as one stream: the gateway values first, then the objects."""
-    return (
-        _VALUES_HEADER
-        + dump([rendered.gateway_values])
-        + _MANIFESTS_HEADER
-        + dump(rendered.objects)
-    )
+    """The whole rendered set as one stream: the Helm values first (the gateway's, then
+    flyte-binary's for Flyte 2), each under a comment naming its chart, then the objects."""
+    return "".join(_values_texts(rendered).values()) + _MANIFESTS_HEADER + dump(rendered.objects)
 
 
 def write_output_dir(rendered: RenderedSet, directory: Path) -> list[Path]:
-    """Write the values file, ``manifests.yaml`` and a ``kustomization.yaml``; return the paths."""
+    """Write the values file(s), ``manifests.yaml`` and a ``kustomization.yaml``; return the
+    paths."""
     kustomization = {
         "apiVersion": "kustomize.config.k8s.io/v1beta1",
         "kind": "Kustomization",
         "resources": [MANIFESTS_FILE],
     }
     files = {
-        VALUES_FILE: _VALUES_HEADER + dump([rendered.gateway_values]),
+        **_values_texts(rendered),
         MANIFESTS_FILE: _MANIFESTS_HEADER + dump(rendered.objects),
         KUSTOMIZATION_FILE: dump([kustomization]),
     }
