@@ -257,6 +257,35 @@ def test_a_proxy_command_that_hangs_is_stopped_with_what_it_started(
     assert exited(int(pid_file.read_text()), timeout=10), "the proxy command's child outlived it"
 
 
+@pytest.mark.timeout(60)
+def test_what_left_the_group_is_stopped_too(
+    run_cli: InProcessCli, home: Path, flyteadmin: StubServer
+) -> None:
+    """A child in a session of its own (setsid), and a daemon that double-forked away
+    from the command, are killed as well: the doctor leaves nothing the command started."""
+    pids = home / "pids"
+    hang = (
+        "import os, subprocess, sys, time\n"
+        "sleeper = [sys.executable, '-c', 'import time; time.sleep(120)']\n"
+        "own = subprocess.Popen(sleeper, start_new_session=True)\n"
+        "if os.fork() == 0:\n"
+        "    os.setsid()\n"
+        "    if os.fork() == 0:\n"
+        f"        open({str(pids)!r}, 'a').write(f'{{os.getpid()}}\\n')\n"
+        "        time.sleep(120)\n"
+        "    os._exit(0)\n"
+        f"open({str(pids)!r}, 'a').write(f'{{own.pid}}\\n')\n"
+        "time.sleep(120)\n"
+    )
+    config = write_config(home, "dns:///127.0.0.1:9", [PY, "-c", hang], insecure=True)
+    result = doctor(run_cli, config, FLYTE_IAP_DOCTOR_COMMAND_TIMEOUT="5")
+    assert "did not finish within 5 s" in lines(result)["proxy command"]
+    started = [int(pid) for pid in pids.read_text().split()]
+    assert len(started) == 2, "both the setsid child and the daemon had started"
+    for pid in started:
+        assert exited(pid, timeout=10), f"{pid}, started by the command, outlived it"
+
+
 def test_a_bad_command_timeout_is_bad_input(run_cli: InProcessCli, home: Path) -> None:
     config = write_config(home, "dns:///127.0.0.1:9", [PY, "-c", "pass"])
     result = doctor(run_cli, config, FLYTE_IAP_DOCTOR_COMMAND_TIMEOUT="soon")
@@ -581,3 +610,27 @@ def test_a_backend_without_identity_service_is_asked_for_its_projects() -> None:
     assert check.status == "ok" and "ProjectService answered" in check.detail
     assert (method, path, body) == ("POST", "/flyteidl2.project.ProjectService/ListProjects", b"{}")
     assert headers["authorization"] == "Bearer header.payload.signature"
+
+
+def test_the_token_never_goes_where_the_tls_check_said_it_must_not(
+    run_cli: InProcessCli, emulator: Emulator, home: Path, flyteadmin: StubServer, key: Path
+) -> None:
+    """insecure: true to a host that is not a loopback literal (here `127.1`, which reaches
+    127.0.0.1 but is no address the loopback rule takes): the tls check fails, and no
+    request with the token is made at all, over REST or gRPC."""
+    port = flyteadmin.url.rpartition(":")[2]
+    config = write_config(home, f"dns:///127.1:{port}", sa_command(key), insecure=True)
+    result = doctor(run_cli, config)
+    assert result.returncode == 1
+    found = lines(result)
+    assert found["tls"].startswith("✗") and "unencrypted" in found["tls"]
+    for name in ("with the token", "flyteadmin rest", "flyteadmin grpc"):
+        assert (
+            found[name]
+            == f"{NA} {name:<16} not checked: the token is not sent unencrypted (see tls)"
+        )
+    assert [path for _, path, _, _ in flyteadmin.requests] == ["/api/v1/version"]
+    assert all(
+        "proxy-authorization" not in {h.lower() for h in headers}
+        for _, _, headers, _ in flyteadmin.requests
+    )

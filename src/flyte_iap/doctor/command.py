@@ -1,13 +1,18 @@
-"""Check 2: the proxy command runs, exits 0 in time, and prints one JWT and nothing else.
+"""Check 2: the token command runs, exits 0 in time, and prints one JWT and nothing else.
 
 It runs as flytekit runs it: no shell, stdin closed, stdout and stderr captured (each
 kept up to ``OUTPUT_LIMIT``), in a process group of its own, so that when it is still
-running after ``timeout`` seconds it is killed with everything it started.
+running after ``timeout`` seconds it is killed with everything it started. On Linux it
+runs under a small supervisor that is a child subreaper (``prctl``
+``PR_SET_CHILD_SUBREAPER``): a process it started in a session of its own (``setsid``, a
+daemon's double fork) leaves the group but stays the supervisor's descendant, and the
+supervisor kills every one of them when told. Elsewhere the group is killed.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -30,6 +35,62 @@ DEFAULT_TIMEOUT = 60.0
 #: A token is about a kilobyte; more output than this is not one.
 OUTPUT_LIMIT = 64 * 1024
 _DRAIN_WAIT = 2.0
+#: How long the supervisor is given to kill what the command started, before its group is
+#: killed outright.
+_STOP_WAIT = 10.0
+_SUBREAPER = sys.platform.startswith("linux")
+# Runs as `python -I -c _SUPERVISOR COMMAND...`. A subreaper inherits the orphans of its
+# descendants; on SIGTERM it SIGKILLs every live descendant (read from /proc), reaps, and
+# exits 137, until none is left. Otherwise it exits as the command did.
+_SUPERVISOR = r"""
+import ctypes, os, signal, subprocess, sys
+ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)
+def descendants():
+    parent = {}
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % name, "rb") as f:
+                fields = f.read().rsplit(b")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if fields[0] != b"Z":
+            parent[int(name)] = int(fields[1])
+    found = {os.getpid()}
+    grew = True
+    while grew:
+        grew = False
+        for pid, ppid in parent.items():
+            if ppid in found and pid not in found:
+                found.add(pid)
+                grew = True
+    found.discard(os.getpid())
+    return found
+def reap():
+    while True:
+        try:
+            if os.waitpid(-1, os.WNOHANG)[0] == 0:
+                return
+        except ChildProcessError:
+            return
+def stop(signum, frame):
+    for _ in range(100):
+        pids = descendants()
+        if not pids:
+            break
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        reap()
+    os._exit(137)
+signal.signal(signal.SIGTERM, stop)
+command = subprocess.Popen(sys.argv[1:])
+code = command.wait()
+os._exit(code if code >= 0 else 128 - code)
+"""
 
 
 @dataclass(frozen=True)
@@ -49,6 +110,8 @@ def run_bounded(argv: list[str], env: Mapping[str, str], timeout: float) -> Fini
         extra["creationflags"] = subprocess.CREATE_NEW_PROCESS_GROUP
     else:
         extra["process_group"] = 0
+    if _SUBREAPER:
+        argv = [sys.executable, "-I", "-c", _SUPERVISOR, _program(argv[0], env), *argv[1:]]
     started = time.monotonic()
     proc = subprocess.Popen(  # a list, no shell: as flytekit runs it
         argv,
@@ -69,8 +132,7 @@ def run_bounded(argv: list[str], env: Mapping[str, str], timeout: float) -> Fini
         returncode: int | None = proc.wait(timeout)
     except subprocess.TimeoutExpired:
         returncode = None
-        _kill_group(proc)
-        proc.wait()
+        _stop(proc)
     seconds = time.monotonic() - started
     for reader in readers:
         reader.join(_DRAIN_WAIT)
@@ -87,6 +149,28 @@ def _drain(pipe: object, kept: bytearray) -> None:
                 kept += chunk[: OUTPUT_LIMIT + 1 - len(kept)]
     except OSError:
         pass
+
+
+def _program(name: str, env: Mapping[str, str]) -> str:
+    """``name`` as the path the command's PATH finds (a FileNotFoundError if none), so the
+    supervisor never reports a missing program as a failed one."""
+    found = shutil.which(name, path=env.get("PATH", os.defpath))
+    if found is None:
+        raise FileNotFoundError(2, "no such program", name)
+    return found
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    """The command and everything it started, killed: by the supervisor where there is
+    one (it finds what left the group), then the group, whatever is left of it."""
+    if _SUBREAPER:
+        try:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(_STOP_WAIT)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            pass
+    _kill_group(proc)
+    proc.wait()
 
 
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:
