@@ -435,3 +435,43 @@ def test_an_unknown_generation_is_a_usage_error(configure: Configure) -> None:
     assert_clean_failure(result, "--flyte")
     assert result.returncode == 2
     assert not configure.config.exists()
+
+
+@pytest.mark.parametrize(
+    "endpoint",
+    [
+        "dns:///127.0.0.1:80@evil.com",
+        "dns:///[::1].evil.com",
+        "dns:///[::1]evil.com:443",
+        "127.0.0.1:443%40evil.com",
+        "dns:///127.0.0.1:443/evil.com",
+        "dns:///127.0.0.1#evil.com",
+        "dns:///[::1%eth0]:1",
+        "dns:///localhost:99999",
+    ],
+)
+def test_endpoints_that_only_look_loopback_are_refused(configure: Configure, endpoint: str) -> None:
+    """One endpoint parser (the doctor's too): whatever another parser could read as a
+    remote host is refused, never written with insecure: true."""
+    result = configure("--endpoint", endpoint, *sa_args())
+    assert result.returncode == 2, result.stderr
+    assert_clean_failure(result, "--endpoint")
+    assert not configure.config.exists()
+
+
+@pytest.mark.parametrize(
+    "old",
+    [
+        '["sh", "-c", "flyte-iap generate-user-id-token --desktop_client_secret S3CRET"]',
+        '"flyte-iap generate-user-id-token --desktop-client-secret=S3CRET"',
+        '["sh", "-c", "FLYTE_IAP_DESKTOP_CLIENT_SECRET=S3CRET flyte-iap x"]',
+        '["flyte-iap", "x", "--desktop_client_secret", "S3CRET"]',
+    ],
+    ids=["inside-a-word", "a-string", "a-variable", "a-word"],
+)
+def test_an_old_value_is_shown_without_its_secret(configure: Configure, old: str) -> None:
+    configure.write(f"admin:\n  proxyCommand: {old}\n")
+    result = configure(*sa_args())
+    assert result.returncode == 0, result.stderr
+    assert "admin.proxyCommand: " in result.stderr and "..." in result.stderr
+    assert "S3CRET" not in result.stderr + result.stdout

@@ -232,12 +232,18 @@ def test_only_iap_sets_the_identity_headers(
         "X-Goog-Authenticated-User-Email": "accounts.google.com:admin@example.com",
         "X-Goog-Authenticated-User-ID": "accounts.google.com:1",
         "x-goog-anything-else": "1",
+        # Look-alikes a CGI or WSGI server reads as IAP's own (both - and _ become _).
+        "X_Goog_Authenticated_User_Email": "accounts.google.com:admin@example.com",
+        "X-Goog_IAP_JWT-Assertion": "forged.assertion.value",
+        "X_Forwarded_For": "10.0.0.1",
     }
     token = emulator.mint_id_token()
     answer = requests.get(gate + "/x", headers={**spoofed, **bearer(token)}, timeout=10)
     assert answer.status_code == 200
     headers = upstream.seen[-1]["headers"]
-    goog = sorted(name for name, _ in headers if name.startswith("x-goog-"))
+    goog = sorted(name for name, _ in headers if name.replace("_", "-").startswith("x-goog-"))
+    forwarded = [v for name, v in headers if name.replace("_", "-") == "x-forwarded-for"]
+    assert forwarded == ["127.0.0.1"]  # the gate's own, the look-alike dropped
     assert goog == [
         "x-goog-authenticated-user-email",
         "x-goog-authenticated-user-id",
@@ -247,6 +253,22 @@ def test_only_iap_sets_the_identity_headers(
     assert seen["x-goog-authenticated-user-email"] == f"accounts.google.com:{CONFIG.user_email}"
     assert seen["x-goog-iap-jwt-assertion"] != spoofed["X-Goog-IAP-JWT-Assertion"]
     assert parse_jwt(seen["x-goog-iap-jwt-assertion"])[1]["email"] == CONFIG.user_email
+
+
+@pytest.mark.parametrize("name", ["Proxy-Authorization", "Authorization"])
+def test_two_credentials_of_one_kind_are_refused(
+    emulator: Emulator, upstream: UpstreamServer, gate: str, name: str
+) -> None:
+    """With two, the token judged and the token the application reads could differ."""
+    good, forged = emulator.mint_id_token(), emulator.mint_id_token(email="admin@example.com")
+    request = (
+        f"GET /x HTTP/1.1\r\nHost: gate\r\n{name}: Bearer {good}\r\n"
+        f"{name}: Bearer {forged}\r\nConnection: close\r\n\r\n"
+    ).encode()
+    answer = _raw(gate, request)
+    assert answer.startswith(b"HTTP/1.1 400 ")
+    assert f"More than one {name} header".encode() in answer
+    assert upstream.seen == []
 
 
 def test_a_claim_cannot_inject_a_header_upstream(

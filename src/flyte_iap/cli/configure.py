@@ -10,6 +10,7 @@ error, and the file is left as it was.
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import stat
 import sys
@@ -226,11 +227,13 @@ def _runnable(path: str) -> bool:
 
 
 def describe(value: object) -> str:
-    """A config value for a message: a command line with any secret masked."""
+    """A config value for a message: a command line with any secret masked, whether it is
+    a word of its own, inside a word (``sh -c "… --desktop_client_secret S"``) or in a
+    string value."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str):
-        return shown(value, _LONG)
+        return shown(_masked(value), _LONG)
     if isinstance(value, list) and all(isinstance(v, str) for v in value):
         masked, hide = [], False
         for arg in value:
@@ -238,5 +241,16 @@ def describe(value: object) -> str:
             secret = spelling in CLIENT_SECRET.spellings
             masked.append("..." if hide else f"{spelling}=..." if secret and eq else arg)
             hide = secret and not eq
-        return shown(shlex.join(masked), _LONG)
+        return shown(_masked(shlex.join(masked)), _LONG)
     return f"({type(value).__name__})"
+
+
+# An option named for a secret, with its value after `=` or a space; a variable named for
+# one, assigned (`FLYTE_IAP_DESKTOP_CLIENT_SECRET=…` before a command in `sh -c`).
+_SECRET_OPTION = re.compile(r"(--?[\w-]*(?:secret|password|passwd))(=|\s+)(?!\.\.\.)\S+", re.I)
+_SECRET_VARIABLE = re.compile(r"\b(\w*(?:secret|password|passwd|token))=(?!\.\.\.)\S+", re.I)
+
+
+def _masked(text: str) -> str:
+    text = _SECRET_OPTION.sub(r"\1\2...", text)
+    return _SECRET_VARIABLE.sub(r"\1=...", text)

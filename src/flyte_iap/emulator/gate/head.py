@@ -42,6 +42,11 @@ class RequestHead:
         return self.version != "HTTP/1.1" or "close" in self.tokens("connection")
 
 
+# Headers a request may carry once: with two, which one a check reads and which one the
+# application reads could differ (the first token judged, the second one used).
+_ONCE = ("host", "proxy-authorization", "authorization")
+
+
 def parse_head(raw: bytes, max_headers: int) -> RequestHead:
     """The request line and headers of ``raw`` (at most ``max_headers`` of them),
     strictly: :class:`BadRequest` otherwise."""
@@ -65,8 +70,9 @@ def parse_head(raw: bytes, max_headers: int) -> RequestHead:
             raise BadRequest(400, "Malformed request header field")
         headers.append((name, value.strip(" \t")))
     head = RequestHead(method, target, version, headers)
-    if len(head.values("host")) > 1:
-        raise BadRequest(400, "More than one Host header")
+    for name in _ONCE:
+        if len(head.values(name)) > 1:
+            raise BadRequest(400, f"More than one {name.title()} header")
     return head
 
 

@@ -60,6 +60,13 @@ _SET_BY_FRONT = frozenset({"x-forwarded-proto", "x-forwarded-host", "x-forwarded
 _IAP_PREFIX = "x-goog-"
 
 
+def _canonical(name: str) -> str:
+    """A header's name as an application may read it: CGI and WSGI servers turn both ``-``
+    and ``_`` into ``_`` (``X_Goog_Authenticated_User_Email`` arrives as IAP's header), so a
+    look-alike is judged, and dropped, as the header it stands for."""
+    return name.lower().replace("_", "-")
+
+
 def forwarded_headers(
     head: RequestHead,
     added: list[tuple[str, str]],
@@ -76,7 +83,7 @@ def forwarded_headers(
     kept = [
         (name, value)
         for name, value in head.headers
-        if name.lower() not in skip and not name.lower().startswith(_IAP_PREFIX)
+        if _canonical(name) not in skip and not _canonical(name).startswith(_IAP_PREFIX)
     ]
     chain = [*head.values("x-forwarded-for"), client_ip]
     host = head.get("host")
