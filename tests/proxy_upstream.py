@@ -1,6 +1,9 @@
 """The upstream the proxy's tests forward to: a 127.0.0.1 HTTP/1.1 server that answers each
 request with what it saw (method, path, headers, the body's SHA-256) and keeps a list of it.
 
+A path in :attr:`Upstream.canned` gets that answer (status, headers, body) instead; a
+``101`` is sent as a switch to another protocol would be, and the connection then closed.
+
 Some paths wait for the test instead of the clock, so a test knows where a request is:
 
 - ``/stream…`` sends a first chunk, then waits for :attr:`Upstream.release` before the
@@ -44,6 +47,9 @@ class _Handler(BaseHTTPRequestHandler):
         with up.lock:
             up.seen.append(seen)
             first_request = len(up.seen) == 1
+        canned = up.canned.get(self.path)
+        if canned is not None:
+            return self._canned(*canned)
         if self.path.startswith("/stream"):
             return self._stream()
         if self.path.startswith("/iap-once") and first_request:
@@ -70,6 +76,15 @@ class _Handler(BaseHTTPRequestHandler):
                 self.server.release.wait(GUARD)
         self.wfile.write(b"0\r\n\r\n")
 
+    def _canned(self, status: int, headers: dict[str, str], body: bytes) -> None:
+        if status != 101:
+            return self._answer(status, body, headers)
+        self.send_response(101)
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.close_connection = True
+
     def _answer(self, status: int, body: bytes, headers: dict[str, str]) -> None:
         self.send_response(status)
         for name, value in headers.items():
@@ -94,6 +109,8 @@ class Upstream(ThreadingHTTPServer):
         if tls is not None:  # an https upstream, with the certificate ``tls`` holds
             self.socket = tls.wrap_socket(self.socket, server_side=True)
         self.seen: list[dict[str, Any]] = []
+        #: path -> (status, headers, body): answered so, whatever came.
+        self.canned: dict[str, tuple[int, dict[str, str], bytes]] = {}
         self.lock = threading.Lock()
         #: Set when a ``/held`` request is in; the test sets ``release`` to let it (and a
         #: ``/stream`` answer's second chunk) go.

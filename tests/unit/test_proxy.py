@@ -10,12 +10,17 @@ own. tests/e2e/test_proxy_command.py runs the whole command, and stops it so."""
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import contextlib
+import dataclasses
 import hashlib
 import http.client
 import itertools
 import socket
 import threading
-from collections.abc import Iterator
+import time
+import zlib
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -36,7 +41,9 @@ from ..tokens import AUD, SA, verify
 # --- the proxy, in a thread of its own ---------------------------------------------------
 class Proxy:
     """``flyte-iap proxy --upstream UPSTREAM generate-service-account-id-token ...`` as the
-    command builds it, serving on its own event loop; its first token is fetched."""
+    command builds it, serving on its own event loop; its first token is fetched.
+    ``clock`` and ``sleep`` are the command's seams (``Wiring``); ``settings`` replace
+    fields of the ``ProxySettings`` the command made."""
 
     def __init__(
         self,
@@ -46,49 +53,74 @@ class Proxy:
         *,
         margin: float = 300,
         ca_file: str | None = None,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+        **settings: Any,
     ) -> None:
         key = emu.write_service_account_key(home / "key.json")
-        self.wiring = Wiring(isolated_env(home, emu.env()))
+        self.wiring = Wiring(isolated_env(home, emu.env()), clock=clock, sleep=sleep)
         args = ["--webapp_client_id", AUD, "--service_account_key", str(key)]
         args += ["--refresh_margin", f"{margin:g}"]
-        settings, self.tokens = prepare(self.wiring, upstream, "127.0.0.1:0", ca_file, SA, args)
+        made, self.tokens = prepare(self.wiring, upstream, "127.0.0.1:0", ca_file, SA, args)
+        self.settings = dataclasses.replace(made, **settings)
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
-        self.server = ProxyServer(settings, self.tokens, self.wiring.console)
-        self.port = self._call(self.server.start())
+        self.server = ProxyServer(self.settings, self.tokens, self.wiring.console)
+        self.port = self.call(self.server.start())
         self.url = f"http://localhost:{self.port}"
+        self._stopped = False
 
-    def _call(self, coroutine: Any) -> Any:
-        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(30)
+    def call(self, coroutine: Any, timeout: float = 30) -> Any:
+        """Run ``coroutine`` on the proxy's loop; its result."""
+        return self.submit(coroutine).result(timeout)
+
+    def submit(self, coroutine: Any) -> concurrent.futures.Future[Any]:
+        """Start ``coroutine`` on the proxy's loop."""
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop)
 
     def stop(self) -> None:
-        self._call(self.server.stop())
+        if self._stopped:
+            return
+        self._stopped = True
+        self.call(self.server.stop(bound=lambda: asyncio.sleep(0)))
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(10)
 
 
 @pytest.fixture
 def proxy_to(emulator: Emulator, home: Path) -> Iterator[Any]:
+    """``proxy_to(UPSTREAM, **kwargs)``: a :class:`Proxy`, stopped after the test."""
+    with proxies(emulator, home) as start:
+        yield start
+
+
+@contextlib.contextmanager
+def proxies(emulator: Emulator, home: Path) -> Iterator[Callable[..., Proxy]]:
+    """Starts proxies (``start(UPSTREAM, **kwargs)``) and stops them all on leaving."""
     started: list[Proxy] = []
 
     def start(upstream: str, **kwargs: Any) -> Proxy:
         started.append(Proxy(emulator, home, upstream, **kwargs))
         return started[-1]
 
-    yield start
-    for proxy in started:
-        proxy.stop()
+    try:
+        yield start
+    finally:
+        for proxy in started:
+            proxy.stop()
 
 
-def raw(port: int, method: str, target: str, headers: dict[str, str]) -> tuple[int, bytes]:
-    """One request exactly as given (Host included), on its own connection."""
+def raw(
+    port: int, method: str, target: str, headers: dict[str, str], body: bytes | None = None
+) -> tuple[int, bytes]:
+    """One request exactly as given (Host included, nothing added), on its own connection."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     try:
         conn.putrequest(method, target, skip_host=True, skip_accept_encoding=True)
         for name, value in headers.items():
             conn.putheader(name, value)
-        conn.endheaders()
+        conn.endheaders(body)
         resp = conn.getresponse()
         return resp.status, resp.read()
     finally:
@@ -280,6 +312,152 @@ def test_upstream_down_is_a_502_and_the_proxy_keeps_serving(proxy_to: Any) -> No
         assert requests.get(f"{proxy.url}/x", timeout=10).status_code == 200
     finally:
         back.stop()
+
+
+def test_the_upstream_gets_the_clients_headers_and_nothing_more(
+    upstream: Upstream, proxy_to: Any
+) -> None:
+    """No Accept-Encoding (a plain client would get a compressed body it cannot read), no
+    Accept, no Content-Type, no User-Agent: only what the client sent, and the token."""
+    proxy = proxy_to(upstream.url)
+    host = f"localhost:{proxy.port}"
+    status, _ = raw(proxy.port, "POST", "/bare", {"Host": host, "Content-Length": "4"}, b"data")
+    assert status == 200
+    assert set(upstream.seen[-1]["headers"]) == {"host", "content-length", "proxy-authorization"}
+    sent = {"Host": host, "User-Agent": "curl/8.5.0", "Accept": "*/*", "X-Mine": "1"}
+    status, _ = raw(proxy.port, "GET", "/curl", sent)
+    assert status == 200
+    seen = upstream.seen[-1]["headers"]
+    assert {k: v for k, v in seen.items() if k not in ("host", "proxy-authorization")} == {
+        "user-agent": "curl/8.5.0",
+        "accept": "*/*",
+        "x-mine": "1",
+    }
+
+
+PUBLIC = b"https://flyte.example.com"
+ANSWER = b"\x0a" + bytes([len(PUBLIC)]) + PUBLIC + b"\x12\x04dp-1"  # cluster_endpoint, cluster
+
+
+@pytest.mark.parametrize(
+    ("encoding", "body"),
+    [
+        ("deflate", zlib.compress(ANSWER)),
+        ("br", b"\x1b" + ANSWER),  # not decoded by the proxy: it must not pass on unread
+        (None, ANSWER[:-3] + b"\x0a\x7f" + PUBLIC),  # field 1 claims more bytes than there are
+    ],
+)
+def test_a_select_cluster_answer_that_cannot_be_rewritten_is_a_502(
+    upstream: Upstream, proxy_to: Any, encoding: str | None, body: bytes
+) -> None:
+    """Passed on, its public cluster_endpoint would send the SDK's uploads around the proxy,
+    to where calls go without a token."""
+    from flyte_iap.proxy import SELECT_CLUSTER_PATH
+
+    headers = {"Content-Type": "application/proto"}
+    if encoding:
+        headers["Content-Encoding"] = encoding
+    upstream.canned[SELECT_CLUSTER_PATH] = (200, headers, body)
+    proxy = proxy_to(upstream.url)
+    answer = requests.post(
+        f"{proxy.url}{SELECT_CLUSTER_PATH}",
+        data=b"\x08\x01",
+        headers={"Content-Type": "application/proto", "Accept-Encoding": "gzip, deflate, br"},
+        timeout=10,
+    )
+    assert answer.status_code == 502
+    assert answer.text.startswith("flyte-iap proxy: cannot rewrite the upstream's SelectCluster")
+    assert answer.text.count("\n") == 1 and b"flyte.example.com" not in answer.content
+    # gzip and identity are rewritten: the endpoint is gone, the rest kept
+    upstream.canned[SELECT_CLUSTER_PATH] = (200, {"Content-Type": "application/proto"}, ANSWER)
+    rewritten = requests.post(f"{proxy.url}{SELECT_CLUSTER_PATH}", data=b"\x08\x01", timeout=10)
+    assert rewritten.status_code == 200 and rewritten.content == b"\x12\x04dp-1"
+
+
+@pytest.mark.timeout(120)  # a hang guard: 20 MiB through loopback takes about a second
+def test_bodies_kept_for_a_retry_are_bounded_in_all(emulator: Emulator, proxy_to: Any) -> None:
+    """Each body is under REPLAY_LIMIT, but kept all at once they would pass REPLAY_TOTAL:
+    the bodies beyond it stream, so IAP's 401 reaches their clients as it came, while the
+    kept ones are sent again with a new token. The upstream holds every refusal until all
+    requests came, so all are in flight at once."""
+    from flyte_iap.proxy.forward import REPLAY_LIMIT, REPLAY_TOTAL
+
+    size = REPLAY_LIMIT - 1
+    kept = REPLAY_TOTAL // size
+    count = kept + 2
+    upstream = Upstream(together=count)
+    try:
+        proxy = proxy_to(upstream.url)
+        body = b"x" * size
+        with ThreadPoolExecutor(count) as pool:
+            answers = list(
+                pool.map(
+                    lambda i: requests.post(f"{proxy.url}/iap-first/{i}", data=body, timeout=60),
+                    range(count),
+                )
+            )
+    finally:
+        upstream.stop()
+    statuses = sorted(a.status_code for a in answers)
+    assert statuses == [200] * kept + [401] * (count - kept), statuses
+    assert proxy.tokens.fetches == 1
+
+
+def test_an_upstreams_101_is_a_502_and_nothing_after_it_is_read_as_http(
+    upstream: Upstream, proxy_to: Any
+) -> None:
+    """The proxy serves no protocol upgrade: Upgrade and Connection stay behind, and an
+    upstream that switches anyway is answered for with a 502 and a closed connection, so
+    the client's next bytes never reach the upstream as a request."""
+    upstream.canned["/ws"] = (101, {"Upgrade": "websocket", "Connection": "Upgrade"}, b"")
+    proxy = proxy_to(upstream.url)
+    host = f"localhost:{proxy.port}"
+    with socket.create_connection(("127.0.0.1", proxy.port), timeout=10) as sock:
+        sock.sendall(
+            f"GET /ws HTTP/1.1\r\nHost: {host}\r\nConnection: Upgrade\r\n"
+            "Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n\r\n".encode()
+        )
+        head = _read_head(sock)
+        with contextlib.suppress(OSError):  # the proxy may have closed it already
+            sock.sendall(f"GET /smuggled HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
+        rest = _read_to_end(sock)
+    assert head.startswith(b"HTTP/1.1 502 "), head
+    assert b"switched protocols" in head + rest and b"HTTP/1.1" not in rest
+    assert [s["path"] for s in upstream.seen] == ["/ws"]
+    assert not {"upgrade", "connection"} & set(upstream.seen[0]["headers"])
+    assert requests.get(f"{proxy.url}/after", timeout=10).status_code == 200
+
+
+def test_a_refused_request_gets_its_connection_closed(upstream: Upstream, proxy_to: Any) -> None:
+    """A browser keeps a connection open for minutes; a refused one is not kept."""
+    proxy = proxy_to(upstream.url)
+    conn = http.client.HTTPConnection("127.0.0.1", proxy.port, timeout=10)
+    try:
+        conn.request("GET", "/x", headers={"Host": f"localhost:{proxy.port}", "Origin": "x"})
+        answer = conn.getresponse()
+        answer.read()
+        assert answer.status == 403 and answer.will_close
+    finally:
+        conn.close()
+
+
+def _read_head(sock: socket.socket) -> bytes:
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(4096)
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+def _read_to_end(sock: socket.socket) -> bytes:
+    """Everything until the proxy closes the connection (the socket's timeout: a hang guard)."""
+    data = b""
+    with contextlib.suppress(ConnectionResetError):
+        while chunk := sock.recv(4096):
+            data += chunk
+    return data
 
 
 # --- refused without contacting the upstream ---------------------------------------------

@@ -33,10 +33,11 @@ INSTALL = "pip install 'flyte-iap[proxy]'"
 )
 @click.option(
     "--listen",
-    default="127.0.0.1:0",
+    default="localhost:0",
     show_default=True,
     metavar="HOST:PORT",
-    help="Loopback address to listen on (127.0.0.1, localhost or [::1]); port 0 picks one.",
+    help="Where to listen: localhost (or 127.0.0.1) is both 127.0.0.1 and [::1] on one "
+    "port; another 127.x.y.z, or [::1], that address alone. Port 0 picks one.",
 )
 @click.option(
     "--ca-file", metavar="PEM", help="CA certificates to verify the upstream with (a private CA)."
@@ -100,15 +101,20 @@ def prepare(
 
 
 def listen_address(value: str) -> tuple[str, int]:
-    """(address to bind, port) of ``--listen``: loopback only, named literally."""
+    """(where to bind, port) of ``--listen``: loopback only, named literally. ``localhost``
+    and ``127.0.0.1`` both stand for the two loopback addresses (``LOCALHOST``). Needs
+    aiohttp, which the caller checked is installed."""
+    from flyte_iap.proxy import LOCALHOST
+
     host, sep, port_text = value.rpartition(":")
     if not sep or not port_text.isdigit() or int(port_text) > 65535:
-        raise UsageError(f"--listen {shown(value)!r}: use HOST:PORT, like 127.0.0.1:8080")
+        raise UsageError(f"--listen {shown(value)!r}: use HOST:PORT, like localhost:8080")
     if not is_loopback(host):
         raise UsageError(
             f"--listen {shown(value)!r}: not a loopback address; the proxy hands out your "
-            "credentials, so it listens on 127.0.0.1, localhost or [::1] only"
+            "credentials, so it listens on localhost, 127.x.y.z or [::1] only"
         )
-    if host.lower() == "localhost":
-        host = "127.0.0.1"
+    # 127.0.0.1 too: the address earlier versions took for "the proxy on localhost".
+    if host.lower() in ("localhost", "127.0.0.1"):
+        return LOCALHOST, int(port_text)
     return host.strip("[]"), int(port_text)

@@ -1,15 +1,24 @@
 """One request through the proxy: the token added, the upstream asked, the answer relayed.
 
-Bodies stream both ways. A request body of known length up to ``REPLAY_LIMIT`` is
-read first so that it can be sent again after an IAP-generated 401 with a new
-token; a bigger or chunked one streams, and its 401 passes on. The one answer
-held whole is a successful ``SelectCluster`` (small, capped), whose
-``cluster_endpoint`` is rewritten so that Flyte 2 keeps calling through the proxy.
+The upstream gets the client's headers as they came, minus the hop-by-hop ones, plus
+the token: nothing the client did not send (no ``Accept-Encoding`` a plain client
+would then get a compressed body for, no ``Accept``, no ``Content-Type``). Protocol
+upgrades are not served: ``Upgrade`` and ``Connection`` are hop-by-hop and stay
+behind, and an upstream that answers ``101 Switching Protocols`` anyway is answered for
+with a 502 (the server closes a connection that asked for an upgrade after its answer).
+
+Bodies stream both ways. A request body of known length under ``REPLAY_LIMIT`` is
+read first so that it can be sent again after an IAP-generated 401 with a new token,
+while all the bodies kept so add up to ``REPLAY_TOTAL`` at most; a bigger or chunked
+one, or one beyond that total, streams, and its 401 passes on. The one answer held
+whole is a successful ``SelectCluster`` (small, capped), whose ``cluster_endpoint`` is
+rewritten so that Flyte 2 keeps calling through the proxy; one that cannot be rewritten
+(an encoding other than gzip, malformed, too big) is answered 502, never passed on with
+the public endpoint in it.
 """
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass
 
 import aiohttp
@@ -29,8 +38,12 @@ from flyte_iap.proxy.cluster import (
 from flyte_iap.proxy.tokens import LoginNeeded, TokenProvider
 
 REPLAY_LIMIT = 1 << 20
+#: The most bytes of request bodies kept for a retry at once, all requests together.
+REPLAY_TOTAL = 16 << 20
 #: What Flyte 2 is told to use for its cluster calls: its own endpoint (the proxy).
 CLUSTER_ENDPOINT = ""
+# aiohttp's client adds these when a request lacks them; the proxy sends what it got.
+_NOT_ADDED = ("accept", "accept-encoding", "content-type", "user-agent")
 # RFC 9110 7.6.1; ``host`` is the upstream's, ``proxy-authorization`` is the proxy's own.
 _HOP_BY_HOP = frozenset(
     {
@@ -41,6 +54,23 @@ _HOP_BY_HOP = frozenset(
 )  # fmt: skip
 
 
+class ReplayBudget:
+    """How many bytes of request bodies may still be kept for a retry (all requests)."""
+
+    def __init__(self, total: int = REPLAY_TOTAL) -> None:
+        self.left = total
+
+    def take(self, size: int) -> bool:
+        """Whether ``size`` bytes may be kept; they count until :meth:`give` returns them."""
+        if size > self.left:
+            return False
+        self.left -= size
+        return True
+
+    def give(self, size: int) -> None:
+        self.left += size
+
+
 @dataclass(frozen=True)
 class Upstream:
     """Where requests go (``base``: scheme, host and path prefix, no trailing slash)."""
@@ -49,6 +79,7 @@ class Upstream:
     session: aiohttp.ClientSession
     tokens: TokenProvider
     console: Console
+    budget: ReplayBudget
 
 
 def _kept(headers: CIMultiDictProxy[str]) -> CIMultiDict[str]:
@@ -74,14 +105,26 @@ async def forward(request: web.BaseRequest, up: Upstream) -> web.StreamResponse:
         return plain(503, f"flyte-iap proxy: could not get a token: {exc}")
     if request.headers.get("expect", "").lower() == "100-continue":
         await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
-    headers = _kept(request.headers)
-    length = request.content_length
+    length = request.content_length or 0
     chunked = "chunked" in request.headers.get("transfer-encoding", "").lower()
     # aiohttp's read() refuses a body of client_max_size (1 MiB) or more: hence "<".
-    replayable = not chunked and (length or 0) < REPLAY_LIMIT
+    kept = length if not chunked and 0 < length < REPLAY_LIMIT and up.budget.take(length) else 0
+    try:
+        return await _exchange(request, up, token, replayable=not chunked and kept == length)
+    finally:
+        if kept:
+            up.budget.give(kept)  # held until here: the body lives as long as the request
+
+
+async def _exchange(
+    request: web.BaseRequest, up: Upstream, token: str, *, replayable: bool
+) -> web.StreamResponse:
+    """The request sent with ``token`` (again with a new one after IAP's 401, when its body
+    is ``replayable``: read whole first), the answer relayed."""
+    headers = _kept(request.headers)
     body: object = request.content
     if replayable:
-        body = await request.read() if length else None
+        body = await request.read() if request.content_length else None
     url = URL(up.base + request.raw_path, encoded=True)
     try:
         resp = await _send(up, request.method, url, headers, body, token)
@@ -118,7 +161,7 @@ async def _send(
         headers=sent,
         data=body,
         allow_redirects=False,
-        skip_auto_headers=("user-agent",),
+        skip_auto_headers=_NOT_ADDED,
     )
 
 
@@ -126,6 +169,12 @@ async def _relay(request: web.BaseRequest, resp: aiohttp.ClientResponse) -> web.
     """Send the upstream's answer back as it comes; a broken stream cuts the client."""
     out: web.StreamResponse | None = None
     try:
+        if resp.status == 101:
+            # The upstream's side of the connection now speaks another protocol: dropped,
+            # never handed back to the pool.
+            resp.close()
+            return plain(502, "flyte-iap proxy: the upstream switched protocols (101); "
+                         "protocol upgrades are not served")  # fmt: skip
         headers = _kept(resp.headers)
         if resp.status == 200 and request.path == SELECT_CLUSTER_PATH:
             return await _select_cluster(resp, headers)
@@ -151,7 +200,7 @@ async def _select_cluster(resp: aiohttp.ClientResponse, headers: CIMultiDict[str
         body += chunk
     if len(body) > MAX_BODY:
         return plain(502, "flyte-iap proxy: the upstream's SelectCluster answer is too big")
-    with contextlib.suppress(NotRewritable):  # not one to rewrite: passed on as it came
+    try:
         body = rewrite_select_cluster(
             body,
             content_type=resp.headers.get("content-type", ""),
@@ -159,6 +208,11 @@ async def _select_cluster(resp: aiohttp.ClientResponse, headers: CIMultiDict[str
             endpoint=CLUSTER_ENDPOINT,
             connect_encoding=resp.headers.get("connect-content-encoding"),
         )
+    except NotRewritable as exc:
+        # Passed on, its public cluster_endpoint would send the SDK around the proxy,
+        # to where calls go without a token.
+        return plain(502, f"flyte-iap proxy: cannot rewrite the upstream's SelectCluster "
+                     f"answer ({shown(str(exc))})")  # fmt: skip
     headers.popall("content-length", None)
     return web.Response(status=200, body=body, headers=headers)
 

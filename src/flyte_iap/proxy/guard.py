@@ -13,13 +13,16 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from flyte_iap.hosts import in_brackets
+from flyte_iap.proxy.listen import LOCALHOST
 
 
 def own_hosts(listen_host: str, port: int) -> frozenset[str]:
-    """The ``Host`` values that name the proxy: ``localhost:PORT`` and its address."""
-    names = {"localhost", in_brackets(listen_host).lower()}
-    if listen_host == "127.0.0.1":
-        names.add("[::1]")  # the default listens on both loopback addresses
+    """The ``Host`` values that name the proxy: ``localhost:PORT`` and the addresses it
+    listens on (both loopback addresses for :data:`~flyte_iap.proxy.listen.LOCALHOST`)."""
+    if listen_host == LOCALHOST:
+        names = {"localhost", "127.0.0.1", "[::1]"}
+    else:
+        names = {"localhost", in_brackets(listen_host).lower()}
     return frozenset(f"{name}:{port}" for name in names)
 
 

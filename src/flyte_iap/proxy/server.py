@@ -2,7 +2,12 @@
 
 :class:`ProxyServer` is started and stopped on a running event loop (tests run it in
 a thread); :func:`serve` is the command's whole life: serve until SIGINT or SIGTERM,
-then stop accepting, let requests in flight finish (at most ``DRAIN_SECONDS``), exit.
+then stop accepting, let requests in flight finish (at most ``DRAIN_SECONDS``; those
+still running then are cut), exit. Where it listens is :mod:`.listen`'s; how many
+connections it holds, and for how long, :mod:`.connections`'.
+
+A refused request (a browser's), and one that asked for a protocol upgrade, get their
+answer and then a closed connection: nothing more is read from them.
 """
 
 from __future__ import annotations
@@ -11,18 +16,24 @@ import asyncio
 import contextlib
 import logging
 import signal
-import socket
 import ssl
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import aiohttp
 from aiohttp import web
 
 from flyte_iap.console import Console
-from flyte_iap.errors import FlyteIapError
-from flyte_iap.hosts import in_brackets
-from flyte_iap.proxy.forward import Upstream, forward, plain
+from flyte_iap.proxy.connections import (
+    HEAD_SECONDS,
+    IDLE_SECONDS,
+    Connections,
+    connection_cap,
+    descriptor_limit,
+)
+from flyte_iap.proxy.forward import REPLAY_TOTAL, ReplayBudget, Upstream, forward, plain
 from flyte_iap.proxy.guard import own_hosts, refusal
+from flyte_iap.proxy.listen import LOCALHOST, listen
 from flyte_iap.proxy.tokens import TokenProvider
 
 DRAIN_SECONDS = 10.0
@@ -33,14 +44,20 @@ _TIMEOUT = aiohttp.ClientTimeout(total=None, connect=30, sock_connect=10, sock_r
 
 @dataclass(frozen=True)
 class ProxySettings:
-    """``upstream``: a checked https URL (http only to loopback); ``host``: a loopback
-    address literal to listen on; ``port`` 0 picks one."""
+    """``upstream``: a checked https URL (http only to loopback); ``host``: where to
+    listen, :data:`~flyte_iap.proxy.listen.LOCALHOST` (both loopback addresses) or a
+    loopback address literal; ``port`` 0 picks one. ``max_connections`` None: from the
+    descriptor limit (:func:`~flyte_iap.proxy.connections.connection_cap`)."""
 
     upstream: str
-    host: str = "127.0.0.1"
+    host: str = LOCALHOST
     port: int = 0
     ca_file: str | None = None
     drain_seconds: float = DRAIN_SECONDS
+    head_seconds: float = HEAD_SECONDS
+    idle_seconds: float = IDLE_SECONDS
+    max_connections: int | None = None
+    replay_total: int = REPLAY_TOTAL
 
 
 def tls_context(ca_file: str | None) -> ssl.SSLContext:
@@ -56,75 +73,78 @@ def tls_context(ca_file: str | None) -> ssl.SSLContext:
 
 
 class ProxyServer:
-    """Listens on ``settings.host`` (and on ``::1`` too for the default 127.0.0.1)."""
+    """Listens where ``settings`` say (:func:`~flyte_iap.proxy.listen.listen`) and forwards."""
 
     def __init__(self, settings: ProxySettings, tokens: TokenProvider, console: Console) -> None:
         self.settings = settings
         self.tokens = tokens
         self.console = console
         self.port = 0
-        self._runner: web.ServerRunner | None = None
+        #: The address to give clients, once started.
+        self.url = ""
+        self.connections: Connections | None = None
         self._session: aiohttp.ClientSession | None = None
 
     async def start(self) -> int:
         """Bind, start accepting; the port."""
         s = self.settings
-        sockets = [_bind(s.host, s.port)]
-        self.port = sockets[0].getsockname()[1]
-        if s.host == "127.0.0.1":
-            with contextlib.suppress(FlyteIapError):  # no IPv6 here, or the port is taken there
-                sockets.append(_bind("::1", self.port))
-        connector = aiohttp.TCPConnector(ssl=tls_context(s.ca_file), limit=256)
+        listening = listen(s.host, s.port)
+        self.port, self.url = listening.port, listening.url
+        cap = s.max_connections or connection_cap(descriptor_limit())
+        # At most one upstream connection per client connection: the same cap.
+        connector = aiohttp.TCPConnector(ssl=tls_context(s.ca_file), limit=cap)
         self._session = aiohttp.ClientSession(
             connector=connector, timeout=_TIMEOUT, auto_decompress=False, cookie_jar=_NoCookies()
         )
-        up = Upstream(s.upstream.rstrip("/"), self._session, self.tokens, self.console)
+        up = Upstream(
+            s.upstream.rstrip("/"),
+            self._session,
+            self.tokens,
+            self.console,
+            ReplayBudget(s.replay_total),
+        )
         own = own_hosts(s.host, self.port)
 
         async def handle(request: web.BaseRequest) -> web.StreamResponse:
-            reason = refusal(
-                request.method,
-                request.raw_path,
-                request.headers.getall("host", []),
-                request.headers.keys(),
-                own,
-            )
-            if reason is not None:
-                self.console.debug(f"refused {request.method}: {reason}")
-                return plain(403, f"flyte-iap proxy: {reason}")
-            return await forward(request, up)
+            with connections.serving(request):
+                reason = refusal(
+                    request.method,
+                    request.raw_path,
+                    request.headers.getall("host", []),
+                    request.headers.keys(),
+                    own,
+                )
+                if reason is not None:
+                    self.console.debug(f"refused {request.method}: {reason}")
+                    response: web.StreamResponse = plain(403, f"flyte-iap proxy: {reason}")
+                else:
+                    response = await forward(request, up)
+                if reason is not None or "upgrade" in request.headers:
+                    response.force_close()
+                # Written here, in flight, so that a drain waits for the whole answer.
+                await response.prepare(request)
+                await response.write_eof()
+                return response
 
-        # Bodies pass as they came: a gzip request body (the Flyte 2 SDK sends every unary
-        # call so) must not be inflated under its original Content-Length.
-        server = web.Server(handle, access_log=None, auto_decompress=False)
-        self._runner = web.ServerRunner(server, shutdown_timeout=s.drain_seconds)
-        await self._runner.setup()
-        for sock in sockets:
-            await web.SockSite(self._runner, sock).start()
+        connections = Connections(
+            web.Server(handle),
+            self.console,
+            cap=cap,
+            head_seconds=s.head_seconds,
+            idle_seconds=s.idle_seconds,
+        )
+        self.connections = connections
+        connections.accept(listening.sockets)
         return self.port
 
-    async def stop(self) -> None:
-        """Stop accepting, let requests in flight finish (bounded), close the pool."""
-        if self._runner is not None:
-            await self._runner.cleanup()
+    async def stop(self, bound: Callable[[], Awaitable[object]] | None = None) -> None:
+        """Stop accepting, let requests in flight finish until ``bound()`` is done (by
+        default once ``drain_seconds`` have passed), cut those left, close the pool."""
+        if self.connections is not None:
+            drain = self.settings.drain_seconds
+            await self.connections.close(bound or (lambda: asyncio.sleep(drain)))
         if self._session is not None:
             await self._session.close()
-
-
-def _bind(host: str, port: int) -> socket.socket:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        if family == socket.AF_INET6:
-            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-        sock.bind((host, port))
-        sock.listen(512)
-    except OSError as exc:
-        sock.close()
-        where = f"{in_brackets(host)}:{port}"
-        raise FlyteIapError(f"cannot listen on {where}: {exc.strerror or exc}") from exc
-    return sock
 
 
 class _NoCookies(aiohttp.DummyCookieJar):
@@ -145,14 +165,20 @@ async def _serve(settings: ProxySettings, tokens: TokenProvider, console: Consol
     for signum in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, AttributeError):  # Windows: Ctrl-C raises
             loop.add_signal_handler(signum, stop.set)
+    # Without -v, nothing asyncio reports (a client gone mid-answer, say) reaches stderr.
+    loop.set_exception_handler(lambda _, context: _loop_trouble(console, context))
     server = ProxyServer(settings, tokens, console)
-    port = await server.start()
+    await server.start()
     console.say(
-        f"flyte-iap: listening on http://localhost:{port} (forwarding to {settings.upstream}; "
-        "Ctrl-C stops)"
+        f"flyte-iap: listening on {server.url} (forwarding to {settings.upstream}; Ctrl-C stops)"
     )
     try:
         await stop.wait()
         console.say(f"flyte-iap: stopping (requests in flight get {settings.drain_seconds:g} s)")
     finally:
         await server.stop()
+
+
+def _loop_trouble(console: Console, context: dict[str, object]) -> None:
+    exc = context.get("exception")
+    console.debug(f"event loop: {context.get('message')}" + (f": {exc!r}" if exc else ""))
