@@ -17,6 +17,7 @@ import time
 from flyte_iap.cache.place import default_cache_dir
 from flyte_iap.cache.store import TokenCache
 from flyte_iap.cli.options import TOKEN_COMMANDS, parse_simple, token_request
+from flyte_iap.errors import UsageError
 from flyte_iap.tokens.request import ServiceAccountRequest, fresh_entry
 
 TYPE_CHECKING = False
@@ -37,7 +38,10 @@ def cached_token(
         return None
     env = os.environ if env is None else env
     cache = TokenCache(default_cache_dir(env))
-    request = token_request(args[0], values)
+    try:
+        request = token_request(args[0], values)
+    except UsageError:  # a value the request refuses: the full command line says why
+        return None
     if isinstance(request, ServiceAccountRequest):
         key = request.cache_key(env, cache)
     else:

@@ -83,16 +83,19 @@ def colon_end(text: str, key: yaml.Node) -> int:
     return at + 1
 
 
-def content_end(node: yaml.Node) -> int:
+def content_end(node: yaml.Node, inside: tuple[yaml.Node, ...] = ()) -> int:
     """Where a node's own text ends: a block collection's end mark lies past the comments
-    and blank lines after it, so it is the end of its last item instead."""
+    and blank lines after it, so it is the end of its last item instead. ``inside``: the
+    collections it is the last item of (an alias back to one of them never ends)."""
+    if any(node is outer for outer in inside):
+        raise ConfigError("it ends a mapping with an alias (*name) where a line must be added")
     if not isinstance(node, yaml.CollectionNode) or node.flow_style or not node.value:
         end = node.end_mark.index
     elif isinstance(node, yaml.SequenceNode):
-        end = content_end(node.value[-1])
+        end = content_end(node.value[-1], (*inside, node))
     else:
         key, value = node.value[-1]
-        end = content_end(key if empty(value) else value)
+        end = content_end(key if empty(value) else value, (*inside, node))
     if end < node.start_mark.index:
         raise ConfigError("it ends a mapping with an alias (*name) where a line must be added")
     return end

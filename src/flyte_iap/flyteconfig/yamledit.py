@@ -47,6 +47,7 @@ _NOT_EXACT = (
     "it could not be edited without changing other settings (an anchor, alias or merge "
     "key near admin?); set admin.{key} by hand"
 )
+_MERGED = "admin.{key} comes from a merge key (<<: *name); remove it by hand"
 
 
 class _Missing:
@@ -102,15 +103,20 @@ def remove_admin_keys(text: str, keys: Sequence[str]) -> Edited:
     if not changes or root is None:
         return Edited(text, [], old)
     pair = entry(root, ADMIN)
-    assert pair is not None  # the key was found under admin
+    if pair is None:  # admin itself comes from a merge key
+        raise ConfigError(_MERGED.format(key=changes[0].key))
     admin_key, admin = pair
     not_an_alias(admin_key, admin)
     assert isinstance(admin, yaml.MappingNode)
     edits = []
     for change in changes:
         found = entry(admin, change.key)
-        assert found is not None
+        if found is None:  # from a merge key: admin has no line of its own to remove
+            raise ConfigError(_MERGED.format(key=change.key))
         edits.append(_removal(text, admin, *found))
+    if not admin.flow_style and len(edits) == len(admin.value):
+        at = colon_end(text, admin_key)  # "admin:" alone would read as null, not as {}
+        edits.append((at, at, " {}"))
     edited = _apply(text, edits)
     return Edited(edited, changes, _check(edited, tree, changes))
 
@@ -136,6 +142,8 @@ def _removal(text: str, mapping: yaml.MappingNode, key: yaml.Node, value: yaml.N
     line_start = text.rfind("\n", 0, key.start_mark.index) + 1
     if text[line_start : key.start_mark.index].strip():
         raise ConfigError(f"the key {key.value} does not start its line: remove it by hand")
+    if text[end - 1 : end] == "\n":  # a block scalar's text ends with its line break
+        return (line_start, end, "")
     line_end = text.find("\n", end)
     return (line_start, len(text) if line_end == -1 else line_end + 1, "")
 
@@ -205,7 +213,10 @@ def _edits(text: str, root: yaml.MappingNode | None, changes: list[Change]) -> l
 
 
 def _apply(text: str, edits: list[Edit]) -> str:
-    for start, end, new in sorted(edits, reverse=True):
+    # From the end backwards; two edits at one place land in the order they are listed
+    # (an empty last value replaced, then the new entries on the lines after it).
+    for i in sorted(range(len(edits)), key=lambda i: (edits[i][0], i), reverse=True):
+        start, end, new = edits[i]
         text = text[:start] + new + text[end:]
     return text
 

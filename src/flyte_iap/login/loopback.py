@@ -116,12 +116,16 @@ class LoopbackServer:
         :meth:`wait` returns its code or raises its error), else a one-line reason to show
         before asking again.
         """
-        parts = urllib.parse.urlsplit(text.strip())
+        not_a_url = (
+            "that is not a URL: paste the whole address from the browser's address bar "
+            f"(it starts with {self.redirect_uri})"
+        )
+        try:
+            parts = urllib.parse.urlsplit(text.strip())
+        except ValueError:  # a bracket that closes no IPv6 host: "http://[/?code=…"
+            return not_a_url
         if parts.scheme not in ("http", "https") or not parts.netloc:
-            return (
-                "that is not a URL: paste the whole address from the browser's address bar "
-                f"(it starts with {self.redirect_uri})"
-            )
+            return not_a_url
         verdict = self.judge(parts.query)
         if verdict.rejected:
             return verdict.rejected
