@@ -5,13 +5,13 @@ does. Without the proxy command the same call is refused."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
 
+from flyte_iap.cli import LAUNCH
 from flyte_iap.emulator import Emulator
 
 from ..browsers import chromium_missing
@@ -58,7 +58,10 @@ def test_a_service_account_after_configure_and_refused_before(
     written = cli("configure", "--config", str(config), *sa_args(key=key))
     assert written.returncode == 0, written.stderr
     assert config.read_text().startswith(HAND_WRITTEN.format(port=port).split("logger:")[0])
-    assert proxy_command(config)[0] == os.path.realpath(flyte_iap_command()[0])
+    written_command = proxy_command(config)
+    # The interpreter that ran `flyte-iap` (its script's), with the launcher.
+    assert Path(written_command[0]).parent == Path(flyte_iap_command()[0]).parent
+    assert written_command[1:4] == list(LAUNCH)
 
     after = run_flytekit(config, cli.env)
     assert after.returncode == 0, after.stderr

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import stat
+import subprocess
 import sys
 import threading
 from pathlib import Path
@@ -16,16 +18,18 @@ from pathlib import Path
 import pytest
 import yaml
 
+from flyte_iap.cli import LAUNCH
 from flyte_iap.cli.configure import this_command
 from flyte_iap.emulator import Emulator
 
 from ..cli import InProcessCli, Result, assert_clean_failure
 from ..tokens import AUD, SA, USER, sa_args, verify
 
-#: What the in-process command line finds as "this flyte-iap": the venv's console script.
-EXE = os.path.realpath(Path(sys.executable).parent / "flyte-iap")
-SA_COMMAND = [EXE, SA, "--webapp_client_id", AUD]
-SA_FLOW = f'["{EXE}", "{SA}", "--webapp_client_id", "{AUD}"]'
+#: What configure writes to run "this flyte-iap": this interpreter and the launcher.
+RUN = [os.path.abspath(sys.executable), *LAUNCH]
+EXE = shlex.join(RUN)  # as a message shows it
+SA_COMMAND = [*RUN, SA, "--webapp_client_id", AUD]
+SA_FLOW = "[" + ", ".join(json.dumps(word) for word in SA_COMMAND) + "]"
 
 
 class Configure:
@@ -49,7 +53,6 @@ class Configure:
 
 @pytest.fixture
 def configure(home: Path) -> Configure:
-    assert os.access(EXE, os.X_OK), "the tests need the installed flyte-iap script"
     return Configure(home)
 
 
@@ -309,7 +312,7 @@ def test_the_written_command_gets_a_token(
     command = yaml.safe_load(configure.text())["admin"]["proxyCommand"]
     key = str(tmp_path / "key.json")
     assert command == [
-        EXE,
+        *RUN,
         SA,
         "--webapp_client_id",
         AUD,
@@ -317,21 +320,17 @@ def test_the_written_command_gets_a_token(
         key,
         "--verbose",
     ]
-    monkeypatch.chdir("/")
-    token = InProcessCli(configure.cli.home, emulator.env())(*command[1:]).token
-    verify(emulator, token, emulator.config.service_account_email)
+    monkeypatch.chdir("/")  # as pyflyte runs it: the words as they are, from anywhere
+    env = InProcessCli(configure.cli.home, emulator.env()).env
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    verify(emulator, done.stdout.strip(), emulator.config.service_account_email)
 
 
-def test_this_command_is_the_script_run_else_the_one_beside_python(tmp_path: Path) -> None:
-    script = tmp_path / "bin" / "flyte-iap"
-    script.parent.mkdir()
-    script.write_text("#!/bin/sh\n")
-    script.chmod(0o755)
-    python = tmp_path / "bin" / "python3"
-    assert this_command(str(script), "/elsewhere/python") == [str(script)]
-    assert this_command("/usr/lib/pytest", str(python)) == [str(script)]
-    script.unlink()
-    assert this_command("/usr/lib/pytest", str(python)) == [str(python), "-m", "flyte_iap"]
+def test_this_command_is_this_interpreter_unresolved_with_the_launcher(tmp_path: Path) -> None:
+    python = tmp_path / "venv with spaces" / "bin" / "python3"
+    assert this_command(str(python)) == [str(python), "-P", "-c", LAUNCH[2]]
+    assert "flyte_iap" in LAUNCH[2] and "/" not in LAUNCH[2]  # a module, never a file
 
 
 # --- Flyte 2 (--flyte 2) and a private CA (--ca-cert) ------------------------------------
@@ -408,7 +407,7 @@ def test_ca_cert_for_flyte1_means_tls(configure: Configure, ca: Path) -> None:
         "endpoint": "dns:///127.0.0.1:8443",
         "insecure": False,
         "caCertFilePath": str(ca),
-        "proxyCommand": [EXE, SA, *sa_args()[1:]],
+        "proxyCommand": [*RUN, SA, *sa_args()[1:]],
     }
 
 

@@ -7,8 +7,6 @@ back to the file cache with a warning rather than failing the command.
 
 from __future__ import annotations
 
-import json
-
 from flyte_iap.cache.entry import SECRET_FIELDS, UserEntry
 
 TYPE_CHECKING = False
@@ -71,6 +69,8 @@ class UserStore:
             return {}
         try:
             raw = module.get_password(KEYRING_SERVICE, name)
+            import json
+
             value = json.loads(raw) if raw else {}
         except Exception as exc:  # any backend failure means: no refresh token to use
             self._warn(f"warning: could not read the OS keyring ({type(exc).__name__})")
@@ -83,6 +83,8 @@ class UserStore:
 
     def _keyring_set(self, name: str, secrets: dict[str, str]) -> bool:
         try:
+            import json
+
             self._keyring.set_password(KEYRING_SERVICE, name, json.dumps(secrets))
         except Exception as exc:
             self._warn(

@@ -1,6 +1,7 @@
 """The token cache directory: entries read and written atomically, and their locks.
 
-On the cached-token fast path: only ``os`` and ``json`` at module level
+On the cached-token fast path: only ``os`` at module level, and entries read by
+:mod:`flyte_iap.flatjson` (``json`` only for what it does not read, and to write)
 (no pathlib, dataclasses or typing: each costs milliseconds that a ``pyflyte``
 call pays on every request).
 
@@ -13,7 +14,6 @@ as absent and is replaced by the next write.
 
 from __future__ import annotations
 
-import json
 import os
 
 from flyte_iap.cache.entry import entry_from_record
@@ -25,6 +25,7 @@ from flyte_iap.cache.place import (
     sweep_stale_temp_files,
 )
 from flyte_iap.files import NotTrusted, read_small_file
+from flyte_iap.flatjson import loads
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -115,7 +116,12 @@ class TokenCache:
             return None
         path = os.path.join(place, name + ".json")
         try:
-            record = json.loads(read_small_file(path, private=True))
+            raw = read_small_file(path, private=True)
+            record: object = loads(raw)
+            if record is None:  # not one flatjson reads: json says what it is
+                import json
+
+                record = json.loads(raw)
         except NotTrusted as exc:
             self._warn_once(
                 f"warning: not using the cached token {path}: {exc.strerror}; it will be replaced"
@@ -129,6 +135,7 @@ class TokenCache:
 
     def write(self, name: str, record: Mapping[str, object]) -> bool:
         """Write ``record`` atomically; on failure warn once and return False."""
+        import json
         import tempfile
 
         data = json.dumps({"v": ENTRY_VERSION, **record}, indent=1, sort_keys=True)

@@ -198,32 +198,19 @@ def _refused(path: str, reason: str) -> UsageError:
     return UsageError(f"cannot configure {shown(path, _LONG)}: {reason}\nIt was left as it was.")
 
 
-def this_command(argv0: str | None = None, executable: str | None = None) -> list[str]:
-    """The absolute command that runs this very flyte-iap, for pyflyte to run anywhere.
+def this_command(executable: str | None = None) -> list[str]:
+    """The absolute command that runs this very flyte-iap, for pyflyte to run anywhere:
+    this interpreter, unresolved (a virtual environment's python is a link whose target
+    would lose the environment), with :data:`flyte_iap.cli.LAUNCH`. It names the package,
+    not a file, so it keeps working after ``pip install --upgrade``, in a venv or with
+    pipx, and on a path with spaces (the config holds a list of words, no shell). Never a
+    ``flyte-iap`` found on PATH: it may be another install, such as the plugin's."""
+    from flyte_iap.cli import LAUNCH
 
-    ``sys.argv[0]`` when it is the ``flyte-iap`` script (resolved: it stays valid from
-    any directory); else the ``flyte-iap`` script beside this interpreter (the same
-    environment's); else ``python -m flyte_iap`` with this interpreter, unresolved (a
-    virtual environment's python is a link whose target would lose the environment).
-    Never a ``flyte-iap`` found on PATH: it may be another install, such as the
-    plugin's, with other options.
-    """
-    argv0 = sys.argv[0] if argv0 is None else argv0
     executable = sys.executable if executable is None else executable
-    names = ("flyte-iap", "flyte-iap.exe")
-    if os.path.basename(argv0) in names and os.sep in argv0 and _runnable(argv0):
-        return [os.path.realpath(argv0)]
-    if executable:
-        for name in names:
-            beside = os.path.join(os.path.dirname(os.path.abspath(executable)), name)
-            if _runnable(beside):
-                return [os.path.realpath(beside)]
-        return [os.path.abspath(executable), "-m", "flyte_iap"]
-    raise FlyteIapError("cannot tell where this flyte-iap is installed (no sys.executable)")
-
-
-def _runnable(path: str) -> bool:
-    return os.path.isfile(path) and os.access(path, os.X_OK)
+    if not executable:
+        raise FlyteIapError("cannot tell where this flyte-iap is installed (no sys.executable)")
+    return [os.path.abspath(executable), *LAUNCH]
 
 
 def describe(value: object) -> str:

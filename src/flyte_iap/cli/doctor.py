@@ -16,6 +16,7 @@ from collections.abc import Mapping
 
 import click
 
+from flyte_iap.cli import LAUNCH
 from flyte_iap.cli.options import SERVICE_ACCOUNT_TOKEN_COMMAND, USER_TOKEN_COMMAND, VERBOSE
 from flyte_iap.cli.params import click_option, wiring
 from flyte_iap.doctor import DEFAULT_TIMEOUT, DoctorRequest, Probes, Status, diagnose
@@ -61,7 +62,7 @@ def doctor(
     run = wiring()
     words = list(command)
     if words and words[0] in (SERVICE_ACCOUNT_TOKEN_COMMAND, USER_TOKEN_COMMAND):
-        words = [sys.executable, "-m", "flyte_iap", *words]
+        words = [sys.executable, *LAUNCH, *words]
     from flyte_iap.flyteconfig import config_path as flyte_config
 
     given = config_path or run.env.get("FLYTECTL_CONFIG")

@@ -130,6 +130,8 @@ def display(command: list[str]) -> str:
     words = list(command)
     if len(words) >= 3 and words[1:3] == ["-m", "flyte_iap"]:
         words = ["flyte-iap", *words[3:]]
+    elif len(words) >= 4 and words[1:3] == ["-P", "-c"] and "flyte_iap" in words[3]:
+        words = ["flyte-iap", *words[4:]]  # what configure writes (flyte_iap.cli.LAUNCH)
     shown_words = [os.path.basename(words[0])]
     if len(words) > 1 and not words[1].startswith("-"):
         shown_words.append(words[1])

@@ -2,18 +2,19 @@
 
 A credentials file (a key, a person's ADC, a federation file), found, read and
 named; else the metadata server, at :func:`metadata_host`; and who obtains a token,
-as a digest (:func:`source_id`). Light on purpose (``os``, ``sys``, ``json`` only): the
+as a digest (:func:`source_id`). Light on purpose (``os``, ``sys``, and ``json`` only for
+what :mod:`flyte_iap.flatjson` does not read or write): the
 fast path asks :func:`read_info`, :func:`principal_of` and :func:`source_id` which
 cached entry would hold the token.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 
 from flyte_iap.files import NotTrusted, read_small_file
+from flyte_iap.flatjson import dumps_sorted, loads
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -124,7 +125,11 @@ def _read(path: str, label: str) -> dict[str, Any] | str:
     if not raw.strip():
         return f"credentials file {label} is empty; download the key again"
     try:
-        info = json.loads(raw)
+        info = loads(raw)
+        if info is None:  # nested (a federation file), or not JSON: json says which
+            import json
+
+            info = json.loads(raw)
     except (ValueError, RecursionError):
         return (
             f"credentials file {label} is not JSON; expected a key file downloaded from "
@@ -199,7 +204,12 @@ def source_id(info: Mapping[str, object] | None, env: Mapping[str, str]) -> str:
     if info is None:
         text = f"metadata\n{metadata_host(env)}\n{_machine(env)}"
     else:
-        text = "file\n" + json.dumps(info, sort_keys=True)
+        flat = dumps_sorted(info)
+        if flat is None:
+            import json
+
+            flat = json.dumps(info, sort_keys=True)
+        text = "file\n" + flat
     return _digest(text.encode("utf-8", "surrogatepass"))
 
 
