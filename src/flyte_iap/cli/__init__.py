@@ -30,6 +30,11 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.write(token + "\n")
         sys.stdout.flush()
         return 0
+    from flyte_iap.cli.direct import token_command
+
+    code = token_command(args)
+    if code is not None:
+        return code
     from flyte_iap.cli.app import run
 
     return run(args)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import inspect
 import sys
-import traceback
 from collections.abc import Mapping
 
 import click
@@ -12,6 +11,7 @@ import click
 from flyte_iap import __version__
 from flyte_iap.cli.options import VERBOSE
 from flyte_iap.cli.params import click_option
+from flyte_iap.cli.report import reported
 from flyte_iap.cli.wiring import Wiring
 from flyte_iap.errors import FlyteIapError
 
@@ -93,10 +93,7 @@ def run(args: list[str], wiring: Wiring | None = None) -> int:
     try:
         result = cli.main(args=args, prog_name="flyte-iap", standalone_mode=False, obj=wiring)
     except FlyteIapError as exc:
-        if wiring.verbose:
-            traceback.print_exc()
-        print(f"flyte-iap: {exc}", file=sys.stderr)
-        return exc.exit_code
+        return reported(exc, verbose=wiring.verbose)
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)
     except click.exceptions.NoArgsIsHelpError as exc:
@@ -112,15 +109,7 @@ def run(args: list[str], wiring: Wiring | None = None) -> int:
         print(f"flyte-iap: {exc.format_message()}", file=sys.stderr)
         return exc.exit_code
     except (click.Abort, KeyboardInterrupt):
-        print("flyte-iap: interrupted", file=sys.stderr)
-        return 130
+        return reported(KeyboardInterrupt(), verbose=False)
     except Exception as exc:
-        if wiring.verbose:
-            traceback.print_exc()
-        print(
-            f"flyte-iap: unexpected error: {type(exc).__name__}: {exc}\n"
-            "Run again with --verbose for details, and report it if it persists.",
-            file=sys.stderr,
-        )
-        return 1
+        return reported(exc, verbose=wiring.verbose)
     return result if isinstance(result, int) else 0

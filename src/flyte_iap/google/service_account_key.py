@@ -1,13 +1,21 @@
 """A ``service_account`` key file: a signed JWT exchanged at the key's own token_uri.
 
-google-auth signs (RS256, ``kid`` = private_key_id); the exchange is the JWT bearer
-grant of :mod:`flyte_iap.google.oauth`, so that its timeout, retries and error messages
-are the tool's.
+The assertion is an RS256 JWT (``kid`` = private_key_id), as google-auth's
+``jwt.encode`` writes one, signed here with ``cryptography`` alone: google-auth's
+``crypt`` package would load its ES256 and x509 code too, and check the key's
+consistency on load (tens of milliseconds on every first fetch, for the user's own key,
+which Google refuses anyway if it is bad). tests/unit/test_service_account_assertion.py
+verifies what is signed here with google-auth. The exchange is the JWT bearer grant of
+:mod:`flyte_iap.google.oauth`, so that its timeout, retries and error messages are the
+tool's.
 """
 
 from __future__ import annotations
 
+import base64
+import json
 import time
+from typing import Any
 
 from flyte_iap.errors import CredentialsError
 from flyte_iap.google.adc import CredentialsFile
@@ -43,8 +51,6 @@ class ServiceAccountKey(FileCredentials):
         return self._exchange({"scope": CLOUD_PLATFORM_SCOPE}, "access_token")
 
     def _exchange(self, extra_claims: dict[str, str], field: str) -> str:
-        from google.auth import jwt
-
         # Google checks iat and exp against its own clock: this is the real time, always.
         now = int(time.time())
         claims = {
@@ -55,7 +61,7 @@ class ServiceAccountKey(FileCredentials):
             "exp": now + ASSERTION_LIFETIME,
             **extra_claims,
         }
-        assertion = jwt.encode(self._signer, claims).decode("ascii")  # type: ignore[no-untyped-call]
+        assertion = self.assertion(claims)
         response = self.token_endpoint.jwt_bearer(
             assertion,
             what=f"signing in as {self.email} with key {self.file.path}",
@@ -63,15 +69,44 @@ class ServiceAccountKey(FileCredentials):
         )
         return self.token_endpoint.field(response, field)
 
+    def assertion(self, claims: dict[str, Any]) -> str:
+        """``claims`` as a JWT signed with the key: RS256, its ``kid`` the key's id."""
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import padding
 
-def _signer(file: CredentialsFile) -> object:
-    from google.auth import crypt
+        header: dict[str, Any] = {"typ": "JWT", "alg": "RS256"}
+        key_id = self.file.info.get("private_key_id")
+        if isinstance(key_id, str) and key_id:
+            header["kid"] = key_id
+        signing_input = f"{_part(header)}.{_part(claims)}".encode("ascii")
+        signature = self._signer.sign(signing_input, padding.PKCS1v15(), hashes.SHA256())
+        return f"{signing_input.decode('ascii')}.{_b64(signature)}"
 
-    file.field("private_key")
+
+def _part(value: dict[str, Any]) -> str:
+    return _b64(json.dumps(value, separators=(",", ":")).encode("utf-8"))
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _signer(file: CredentialsFile) -> Any:
+    """The key's RSA private key, loaded without the consistency check (see above)."""
+    from cryptography.exceptions import UnsupportedAlgorithm
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    pem = file.field("private_key").encode("utf-8", "surrogateescape")
     try:
-        return crypt.RSASigner.from_service_account_info(file.info)  # type: ignore[no-untyped-call]
-    except (ValueError, TypeError, IndexError) as exc:
+        key = load_pem_private_key(pem, password=None, unsafe_skip_rsa_key_validation=True)
+    except (ValueError, TypeError, IndexError, UnsupportedAlgorithm) as exc:
         raise CredentialsError(
             f"the private key in {file.label} cannot be read; the file may be truncated or "
             "edited: download a new key"
         ) from exc
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise CredentialsError(
+            f"the private key in {file.label} is not an RSA key; download a new key"
+        )
+    return key
