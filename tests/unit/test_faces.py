@@ -57,7 +57,7 @@ def test_a_face_offers_what_its_own_modules_define(package: str) -> None:
             assert value.__module__.startswith(package + "."), (name, value.__module__)
 
 
-@pytest.mark.parametrize("package", ["flyte_iap.google", "flyte_iap.tokens"])
+@pytest.mark.parametrize("package", ["flyte_iap.google", "flyte_iap.login", "flyte_iap.tokens"])
 def test_a_lazy_face_lists_the_same_names_twice(package: str) -> None:
     """What a type checker reads (the TYPE_CHECKING imports) is what loads at run time
     (the ``lazy`` table), name for name and module for module."""

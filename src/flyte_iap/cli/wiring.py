@@ -66,6 +66,11 @@ class Wiring:
         return UserStore(self.cache, backend, self.console.warn)
 
     def login_ui(self) -> LoginUi:
-        from flyte_iap.login import LoginUi, Terminal, open_browser
+        from flyte_iap.login import LoginUi, Terminal
+
+        def open_browser(url: str) -> bool:  # webbrowser loads only to open one
+            from flyte_iap.login import open_browser as really_open
+
+            return really_open(url)
 
         return LoginUi(Terminal(), open_browser)

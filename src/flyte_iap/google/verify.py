@@ -18,7 +18,10 @@ from typing import Any, TypeGuard
 
 from flyte_iap.errors import FlyteIapError, ProtocolError, shown
 from flyte_iap.google.claims import GOOGLE_ISSUERS, decode_parts
-from flyte_iap.transport import HttpClient, raise_for_error
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # the HTTP stack loads only to fetch certs: `decode` alone needs none
+    from flyte_iap.transport import HttpClient
 
 #: Seconds a token may be past its ``exp`` (or before its ``iat``/``nbf``) and still
 #: pass: clocks drift. google-auth allows none by default; a minute keeps a verdict
@@ -58,6 +61,8 @@ def verify_id_token(
 def fetch_certs(certs_uri: str, http: HttpClient) -> dict[str, Any]:
     """``{kid: google.auth.crypt.Verifier}`` from the certs endpoint; a FlyteIapError
     when it cannot be read or holds no usable key."""
+    from flyte_iap.transport import raise_for_error
+
     what = "Google's certs endpoint"
     response = http.request("GET", certs_uri, what=what)
     raise_for_error(response, f"reading {what} ({shown(certs_uri)})")

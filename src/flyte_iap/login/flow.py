@@ -31,7 +31,7 @@ from flyte_iap.console import Console
 from flyte_iap.errors import FlyteIapError, LoginError, shown
 from flyte_iap.login.loopback import DEFAULT_HOLD, LoopbackServer
 from flyte_iap.login.pkce import challenge_s256, new_verifier, random_token
-from flyte_iap.login.terminal import Terminal
+from flyte_iap.login.terminal import LoginUi, Terminal
 
 SCOPES = "openid email"
 
@@ -54,14 +54,6 @@ class LoginSettings:
     #: How long the browser's tab waits for the exchange's outcome (a bound on the
     #: exchange's own requests; past it the tab points at the terminal).
     exchange_wait: float = DEFAULT_HOLD
-
-
-@dataclass
-class LoginUi:
-    """The seams of a login: where a person sees messages, and how a browser opens."""
-
-    terminal: Terminal
-    open_browser: Callable[[str], bool]
 
 
 @dataclass(frozen=True)

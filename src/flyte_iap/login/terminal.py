@@ -1,4 +1,5 @@
-"""Where a person can see messages, and type an answer, even when stderr is captured.
+"""The person's side of a login: where they see messages and type an answer, even when
+stderr is captured, and how a browser opens for them (:class:`LoginUi`).
 
 flytekit runs ``proxyCommand`` with stderr captured, so a login URL printed only on
 stderr would reach nobody. :class:`Terminal` also writes to the controlling terminal
@@ -10,7 +11,8 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import IO, TextIO
 
 
@@ -91,3 +93,11 @@ class Terminal:
         except OSError:
             return None
         return line.rstrip("\r\n") if line else None
+
+
+@dataclass
+class LoginUi:
+    """The seams of a login: where a person sees messages, and how a browser opens."""
+
+    terminal: Terminal
+    open_browser: Callable[[str], bool]

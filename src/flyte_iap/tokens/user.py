@@ -12,7 +12,6 @@ from __future__ import annotations
 from flyte_iap.cache import Entry, UserEntry, UserStore
 from flyte_iap.errors import FlyteIapError, OAuthError, TransportError, shown
 from flyte_iap.google import Endpoints, UserClient, UserTokens
-from flyte_iap.login import Authorization, LoginSettings, LoginUi, authorize
 from flyte_iap.tokens.client_secret import ClientSecret, explicit_secret, require_a_source
 from flyte_iap.tokens.fresh import fresh_or_fetch
 from flyte_iap.tokens.request import UserRequest
@@ -20,7 +19,8 @@ from flyte_iap.tokens.services import Services
 from flyte_iap.transport import RETRYABLE_STATUS, HttpClient
 
 TYPE_CHECKING = False
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the login loads only when a browser login is needed
+    from flyte_iap.login import Authorization, LoginUi
     from flyte_iap.tokens.fresh import Fetch
 
 # Slack on top of the login timeout for a process waiting on another's login.
@@ -124,6 +124,8 @@ class _Renewal:
         The secret is read first (a missing one fails before anyone logs in); after an
         ``invalid_client`` it is read again and the same code exchanged once more.
         """
+        from flyte_iap.login import LoginSettings, authorize
+
         request = self.request
         settings = LoginSettings(
             auth_uri=self.endpoints.auth_uri,
