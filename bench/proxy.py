@@ -1,13 +1,14 @@
-"""Benchmark: small unary calls through `flyte-iap proxy` against the same calls made
-directly to the upstream, in one run.
+"""Benchmark: small unary calls through `flyte-iap proxy`, through a minimal aiohttp
+reverse proxy, and straight to the upstream, in one run.
 
-    python bench/proxy.py [--seconds 5] [--concurrency 16]
+    python bench/proxy.py [--seconds 5] [--concurrency 16] [--rounds 3]
 
 Starts the built-in emulator (for the token), an aiohttp upstream answering a small
-JSON body, and the installed `flyte-iap proxy` in front of it (no IAP gate: what is
-measured is the proxy). Then, for each target: requests per second with
-``--concurrency`` keep-alive clients, and the latency of sequential calls (p50, p99).
-Prints both and what the proxy adds.
+JSON body, a minimal aiohttp reverse proxy in front of it (the least a proxy that
+streams both ways does: what flyte-iap's is held to), and the installed `flyte-iap
+proxy` (no IAP gate: what is measured is the proxy). Then, round after round, for each
+target: requests per second with ``--concurrency`` keep-alive clients; and the latency
+of sequential calls (p50, p99). Prints medians and flyte-iap's ratio to the minimal one.
 """
 
 from __future__ import annotations
@@ -88,44 +89,100 @@ def pct(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=100)[int(q) - 1] * 1000
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=5.0)
-    parser.add_argument("--concurrency", type=int, default=16)
-    parser.add_argument("--calls", type=int, default=2000)
-    args = parser.parse_args()
+def minimal_proxy(upstream_url: str) -> int:
+    """The least reverse proxy: aiohttp's server and one pooled client, bodies streamed
+    both ways, hop-by-hop headers dropped; its port."""
+    ready: list[int] = []
+    hop = {"connection", "keep-alive", "transfer-encoding", "host", "content-length"}
+
+    async def serve() -> None:
+        session = aiohttp.ClientSession(auto_decompress=False)
+
+        async def forward(request: web.BaseRequest) -> web.StreamResponse:
+            headers = {k: v for k, v in request.headers.items() if k.lower() not in hop}
+            async with session.request(
+                request.method,
+                upstream_url + request.raw_path,
+                headers=headers,
+                data=request.content,
+                allow_redirects=False,
+            ) as resp:
+                out = web.StreamResponse(status=resp.status)
+                for name, value in resp.headers.items():
+                    if name.lower() not in hop:
+                        out.headers[name] = value
+                await out.prepare(request)
+                async for chunk in resp.content.iter_any():
+                    await out.write(chunk)
+                await out.write_eof()
+                return out
+
+        runner = web.ServerRunner(web.Server(forward, access_log=None))
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        ready.append(site._server.sockets[0].getsockname()[1])  # type: ignore[union-attr]
+        await asyncio.Event().wait()
+
+    threading.Thread(target=asyncio.run, args=(serve(),), daemon=True).start()
+    while not ready:
+        time.sleep(0.01)
+    return ready[0]
+
+
+def compare(seconds: float, concurrency: int = 16, rounds: int = 3, calls: int = 1000) -> None:
+    """Run the three targets interleaved; print the table and flyte-iap's ratio."""
     with tempfile.TemporaryDirectory() as scratch, Emulator() as emu:
         key = emu.write_service_account_key(Path(scratch) / "key.json")
         env = {**os.environ, **emu.env(), "FLYTE_IAP_CACHE_DIR": f"{scratch}/cache"}
         direct = f"http://127.0.0.1:{upstream()}"
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "flyte_iap", "proxy", "--upstream", direct,
-             "generate-service-account-id-token", "--webapp_client_id", AUD,
-             "--service_account_key", str(key)],
-            env=env, stderr=subprocess.PIPE, text=True,
-        )  # fmt: skip
+        minimal = f"http://127.0.0.1:{minimal_proxy(direct)}"
+        command = [sys.executable, "-m", "flyte_iap", "proxy", "--upstream", direct]
+        command += ["--listen", "127.0.0.1:0", "generate-service-account-id-token"]
+        command += ["--webapp_client_id", AUD, "--service_account_key", str(key)]
+        proc = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True)
         assert proc.stderr is not None
-        found = (re.search(r"localhost:(\d+)", line) for line in proc.stderr)
+        found = (re.search(r"listening on http://\S+:(\d+)", line) for line in proc.stderr)
         port = next(m.group(1) for m in found if m)
-        proxied = f"http://127.0.0.1:{port}"
+        targets = {
+            "direct": direct,
+            "minimal aiohttp proxy": minimal,
+            "flyte-iap proxy": f"http://127.0.0.1:{port}",
+        }
+        path = "/flyteidl2.project.ProjectService/ListProjects"
+        rps: dict[str, list[float]] = {name: [] for name in targets}
+        lat: dict[str, list[float]] = {name: [] for name in targets}
         try:
-            path = "/flyteidl2.project.ProjectService/ListProjects"
-            rows = {}
-            for name, base in (("direct", direct), ("proxy", proxied)):
+            for base in targets.values():
                 asyncio.run(latencies(base + path, 200))  # warm up
-                rps = asyncio.run(throughput(base + path, args.seconds, args.concurrency))
-                lat = asyncio.run(latencies(base + path, args.calls))
-                rows[name] = (rps, pct(lat, 50), pct(lat, 99))
+            for _ in range(rounds):
+                for name, base in targets.items():
+                    rps[name].append(asyncio.run(throughput(base + path, seconds, concurrency)))
+                    lat[name] += asyncio.run(latencies(base + path, max(1, calls // rounds)))
         finally:
             proc.send_signal(signal.SIGTERM)
             proc.wait(20)
-    print(f"{os.cpu_count()} cores, concurrency {args.concurrency}, {args.seconds:g} s per target")
-    print(f"{'target':8} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8}")
-    for name, (rps, p50, p99) in rows.items():
-        print(f"{name:8} {rps:9.0f} {p50:8.2f} {p99:8.2f}")
-    (d_rps, d50, d99), (p_rps, p50, p99) = rows["direct"], rows["proxy"]
-    print(f"proxy/direct throughput {p_rps / d_rps:.2f}x; added p50 {p50 - d50:.2f} ms, "
-          f"p99 {p99 - d99:.2f} ms")  # fmt: skip
+    print(f"proxy: {concurrency} keep-alive clients, {rounds} rounds of {seconds:g} s a target")
+    print(f"{'target':24} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8}")
+    for name in targets:
+        median = statistics.median(rps[name])
+        print(f"{name:24} {median:9.0f} {pct(lat[name], 50):8.2f} {pct(lat[name], 99):8.2f}")
+    pairs = zip(rps["flyte-iap proxy"], rps["minimal aiohttp proxy"], strict=True)
+    ratios = sorted(ours / least for ours, least in pairs)
+    print(
+        f"flyte-iap proxy / minimal aiohttp proxy: {statistics.median(ratios):.2f}x "
+        f"(rounds {ratios[0]:.2f}-{ratios[-1]:.2f})"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--calls", type=int, default=2000)
+    args = parser.parse_args()
+    compare(args.seconds, args.concurrency, args.rounds, args.calls)
 
 
 if __name__ == "__main__":
