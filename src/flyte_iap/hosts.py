@@ -11,6 +11,8 @@ Imports nothing of the tool: the packages that stand apart use it too.
 
 from __future__ import annotations
 
+import re
+
 
 def is_loopback(host: str) -> bool:
     """Whether ``host``, as it stands in a URL (an IPv6 address in brackets), names this
@@ -35,6 +37,25 @@ def is_loopback(host: str) -> bool:
         return ipaddress.IPv4Address(host) in ipaddress.IPv4Network("127.0.0.0/8")
     except ValueError:
         return False
+
+
+# HOST[:PORT] exactly: a name or IPv4 address of letters, digits, dots, dashes and
+# underscores, or an IPv6 address in brackets; nothing two parsers could read otherwise.
+_HOST_PORT = re.compile(
+    r"(?:\[(?P<ipv6>[0-9A-Fa-f:.]+)\]|(?P<name>[A-Za-z0-9._-]+))(?::(?P<port>[0-9]{0,5}))?"
+)
+
+
+def split_authority(text: str) -> tuple[str, str | None, bool] | None:
+    """``HOST[:PORT]`` as (host, port digits or None, whether the host was in brackets);
+    None for anything else (a user name, a path, text after ``]``, an escape)."""
+    found = _HOST_PORT.fullmatch(text)
+    if found is None:
+        return None
+    port = found["port"] or None  # "HOST:" is HOST: the default port
+    if found["ipv6"] is not None:
+        return found["ipv6"], port, True
+    return found["name"], port, False
 
 
 def in_brackets(host: str) -> str:

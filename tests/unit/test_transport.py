@@ -10,7 +10,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-import requests
 
 from flyte_iap.emulator import Emulator
 from flyte_iap.errors import OAuthError, ProtocolError, TransportError, UsageError
@@ -283,7 +282,7 @@ def test_connection_refused_is_retried_then_a_transport_error_naming_host_and_wh
         client.request("POST", url, what=WHAT)
     assert str(caught.value) == f"could not reach {WHAT} at 127.0.0.1:{port}: connection refused"
     assert caught.value.exit_code == 1
-    assert isinstance(caught.value.__cause__, requests.ConnectionError)
+    assert isinstance(caught.value.__cause__, ConnectionRefusedError)
     assert len(sleeps) == 2
     assert_backoff(sleeps[0], 1)
     assert_backoff(sleeps[1], 2)

@@ -5,11 +5,10 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from flyte_iap.errors import ConfigError
-from flyte_iap.hosts import in_brackets, is_loopback
+from flyte_iap.hosts import in_brackets, is_loopback, split_authority
 
 DNS = "dns:///"
 _SCHEMES = (DNS, "https://", "http://")
@@ -58,23 +57,18 @@ def parse_endpoint(text: str, *, insecure: bool) -> Endpoint:
             rest, scheme = rest[len(prefix) :], prefix
             tls = tls if prefix == DNS else prefix == "https://"
             break
-    found = _HOST_PORT.fullmatch(rest[:-1] if rest.endswith("/") else rest)
+    found = split_authority(rest[:-1] if rest.endswith("/") else rest)
     if found is None:
         raise ConfigError("it is not dns:///HOST[:PORT] (no path, user name or query)")
-    host = found["ipv6"] or found["name"]
-    if found["ipv6"] is not None:
+    host, port_text, bracketed = found
+    if bracketed:
         import ipaddress
 
         try:
             ipaddress.IPv6Address(host)
         except ValueError:
             raise ConfigError(f"[{host}] is not an IPv6 address") from None
-    port = int(found["port"]) if found["port"] else (443 if tls else 80)
+    port = int(port_text) if port_text else (443 if tls else 80)
     if not 0 < port < 65536:
-        raise ConfigError(f"port {found['port']} is not a TCP port (1-65535)")
+        raise ConfigError(f"port {port_text} is not a TCP port (1-65535)")
     return Endpoint(text, host, port, tls, scheme)
-
-
-_HOST_PORT = re.compile(
-    r"(?:\[(?P<ipv6>[0-9A-Fa-f:.]+)\]|(?P<name>[A-Za-z0-9._-]+))(?::(?P<port>[0-9]{1,5}))?"
-)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from flyte_iap.errors import UsageError, shown
 from flyte_iap.google.adc import metadata_host
-from flyte_iap.hosts import is_loopback
+from flyte_iap.hosts import is_loopback, split_authority
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -31,10 +31,10 @@ def check_url(url: str, *, source: str) -> str:
     """Return ``url`` if it is https, or http to a loopback host; else raise UsageError.
 
     ``source`` names where the URL came from (a variable, a key file). The host judged
-    is the one requests will connect to: the URL is parsed with urllib3's parser, and
-    anything two parsers may read differently (a backslash, a user name before ``@``,
-    spaces or control characters) is refused outright. See docs/design.md, "Endpoints
-    and environment".
+    is the one the transport will connect to, and anything two parsers may read
+    differently (a backslash, a user name before ``@``, spaces or control characters,
+    anything but ``HOST[:PORT]`` before the path) is refused outright. See
+    docs/design.md, "Endpoints and environment".
     """
     problem = url_problem(url)
     if problem is None:
@@ -51,36 +51,41 @@ _USERINFO = "it has a user name or password (before '@') in it"
 
 
 def url_problem(url: str) -> str | None:
-    """What makes ``url`` unfit to send a credential to, or None if it is fit."""
-    from urllib.parse import urlsplit
+    """What makes ``url`` unfit to send a credential to, or None if it is fit.
 
-    from urllib3.exceptions import LocationParseError
-    from urllib3.util import parse_url
+    After the scheme comes exactly ``HOST[:PORT]`` (:func:`flyte_iap.hosts.split_authority`)
+    before any path, and the host judged is the one ``urllib.parse.urlsplit`` finds,
+    the parser the transport connects with: the two must agree."""
+    from urllib.parse import urlsplit
 
     if any(not " " < c < "\x7f" for c in url):
         return "it has a space, a control character or a non-ASCII character in it"
     if "\\" in url:
         return "it has a backslash in it, which URL parsers read differently"
-    try:
-        parts = parse_url(url)
-        split = urlsplit(url)
-        split_port = split.port
-    except (LocationParseError, ValueError):
-        return "it is not a valid URL"
-    scheme = parts.scheme or ""
+    scheme = url.split(":", 1)[0].lower()
     if scheme not in ("http", "https") or not url.lower().startswith(f"{scheme}://"):
         return "it is not an http:// or https:// URL"
     authority = url[len(scheme) + 3 :].split("/", 1)[0].split("?", 1)[0].split("#", 1)[0]
     if "@" in authority:
         return _USERINFO
-    if not parts.host:
+    if not authority:
         return "it has no host"
-    # The connecting parser (urllib3) and the standard library's must agree on where
-    # the request goes; after the refusals above they do, and this keeps it so.
-    if (split.hostname or "") != parts.host.strip("[]") or split_port != parts.port:
+    found = split_authority(authority)
+    try:
+        split = urlsplit(url)
+        split_port = split.port
+    except ValueError:
+        return "it is not a valid URL"
+    if found is None:
+        return "it is not a valid URL"
+    host, port_text, bracketed = found
+    if (split.hostname or "") != host.lower() or split_port != (
+        int(port_text) if port_text else None
+    ):
         return "URL parsers disagree on its host"
-    if scheme == "http" and not is_loopback(parts.host):
-        return f"http:// to {shown(parts.host)} is not allowed"
+    literal = f"[{host}]" if bracketed else host
+    if scheme == "http" and not is_loopback(literal):
+        return f"http:// to {shown(literal)} is not allowed"
     return None
 
 

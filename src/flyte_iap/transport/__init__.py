@@ -1,4 +1,5 @@
-"""The one HTTP stack: requests, with a deadline on every call and bounded retries.
+"""The one HTTP stack: the standard library's ``http.client``, with a deadline on every
+call and bounded retries (``attempt`` says what it does that requests did).
 
 Time limits, with ``T`` = ``timeout`` (``FLYTE_IAP_HTTP_TIMEOUT``, default 10 s):
 
@@ -6,7 +7,7 @@ Time limits, with ``T`` = ``timeout`` (``FLYTE_IAP_HTTP_TIMEOUT``, default 10 s)
   body: not per socket read, so a server that drips a byte at a time cannot
   stretch it. The try runs in a helper thread that the caller waits for until
   the deadline; one still running then is abandoned (its socket is shut down
-  where urllib3 allows) and the call reads as "timed out".
+  which wakes a blocked read) and the call reads as "timed out".
 - **One call** makes at most ``tries`` tries (3), and its backoff sleeps add up
   to at most ``RETRY_WAIT`` (10 s; a numeric ``Retry-After`` is honoured within
   that): at most ``tries x T + 10 s``.

@@ -1,26 +1,47 @@
 """One try of a request, bounded as a whole: connecting, headers and body.
 
+Written on the standard library's ``http.client`` and ``ssl``: the HTTP stack a first
+fetch pays for at start-up is the one it needs (``requests`` cost a service account's
+first token more than everything else the command does). What requests did on the way
+is done here, explicitly:
+
+- TLS is verified against the CA bundle of ``REQUESTS_CA_BUNDLE`` or ``CURL_CA_BUNDLE``
+  when set (as requests honours them), else the system's and certifi's; a private CA's
+  file (``ca_file``) alone when given;
+- a proxy is taken from ``https_proxy`` / ``http_proxy`` (either case; ``HTTP_PROXY``
+  not when ``REQUEST_METHOD`` says this is a CGI script), and skipped for a host that
+  ``no_proxy`` names and for loopback; an ``https://`` URL goes through it in a CONNECT
+  tunnel, with the proxy URL's user and password as Basic credentials;
+- redirects are not followed, and the answer is asked for uncompressed.
+
 Socket timeouts bound each read only, so the try runs on a helper thread that the
 caller waits for until the deadline; the body is read in small chunks up to
-``MAX_BODY``. A try still running at the deadline is abandoned (its socket shut
-down where urllib3 allows) and reads as "timed out".
+``MAX_BODY``. A try still running at the deadline is abandoned (its socket shut down,
+which wakes a blocked read) and reads as "timed out".
 """
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import http.client
+import os
+import socket
+import ssl
 import threading
 import time
+from collections.abc import Iterator, Mapping
 from typing import Any
-
-import requests
+from urllib.parse import unquote, urlencode, urlsplit
 
 from flyte_iap.errors import ProtocolError, shown
+from flyte_iap.hosts import in_brackets, is_loopback
 from flyte_iap.transport.response import Response
 
 #: The largest body read; Google's answers are a few KiB.
 MAX_BODY = 4 * 1024 * 1024
 _CHUNK = 16 * 1024
+_USER_AGENT = "flyte-iap"
 
 
 class Failed(Exception):
@@ -32,8 +53,113 @@ class Failed(Exception):
         self.cause = cause
 
 
+class Headers(Mapping[str, str]):
+    """An answer's headers, looked up without regard to case (the last of a repeated
+    header wins, as a mapping can hold one)."""
+
+    def __init__(self, pairs: list[tuple[str, str]]) -> None:
+        self._items = {name.lower(): (name, value) for name, value in pairs}
+
+    def __getitem__(self, name: str) -> str:
+        return self._items[name.lower()][1]
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and name.lower() in self._items
+
+    def __iter__(self) -> Iterator[str]:
+        return (name for name, _ in self._items.values())
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+class Connector:
+    """Where a URL's connection goes and how its TLS is verified, from the environment
+    (``env``; default: this process's) and a private CA's file."""
+
+    def __init__(self, env: Mapping[str, str] | None = None, ca_file: str | None = None) -> None:
+        self.env = os.environ if env is None else env
+        self.ca_file = ca_file
+        self._tls: ssl.SSLContext | None = None
+
+    def tls(self) -> ssl.SSLContext:
+        if self._tls is None:
+            bundle = self.ca_file or self.env.get("REQUESTS_CA_BUNDLE")
+            bundle = bundle or self.env.get("CURL_CA_BUNDLE")
+            if bundle:
+                self._tls = ssl.create_default_context(cafile=bundle)
+            else:
+                self._tls = ssl.create_default_context()
+                with contextlib.suppress(ImportError, OSError):
+                    import certifi
+
+                    self._tls.load_verify_locations(certifi.where())
+        return self._tls
+
+    def proxy(self, scheme: str, host: str) -> str | None:
+        """The proxy URL for ``scheme`` to ``host``, or None to connect directly."""
+        if is_loopback(in_brackets(host)) or self._bypassed(host):
+            return None
+        names = [f"{scheme}_proxy", "all_proxy"]
+        found = None
+        for name in names:
+            found = self.env.get(name) or (
+                None
+                if name.upper() == "HTTP_PROXY" and "REQUEST_METHOD" in self.env
+                else self.env.get(name.upper())
+            )
+            if found:
+                break
+        return found or None
+
+    def _bypassed(self, host: str) -> bool:
+        listed = self.env.get("no_proxy") or self.env.get("NO_PROXY") or ""
+        host = host.lower().rstrip(".")
+        for entry in (e.strip().lower() for e in listed.split(",")):
+            entry = entry.rsplit(":", 1)[0] if entry.count(":") == 1 else entry
+            entry = entry.lstrip(".").rstrip(".").strip("[]")
+            if entry == "*" or (entry and (host == entry or host.endswith("." + entry))):
+                return True
+        return False
+
+    def open(self, url: str, timeout: float) -> tuple[http.client.HTTPConnection, str]:
+        """A connection for ``url`` (not yet connected) and the request target to send."""
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        proxy = self.proxy(parts.scheme, host)
+        if proxy is None:
+            if parts.scheme == "https":
+                return http.client.HTTPSConnection(
+                    host, port, timeout=timeout, context=self.tls()
+                ), target
+            return http.client.HTTPConnection(host, port, timeout=timeout), target
+        via = urlsplit(proxy if "://" in proxy else "http://" + proxy)
+        if via.scheme != "http" or not via.hostname:
+            raise Failed(f"the proxy {shown(via.hostname or proxy, 80)} is not an http:// proxy")
+        headers = {}
+        if via.username is not None:
+            login = f"{unquote(via.username)}:{unquote(via.password or '')}"
+            headers["Proxy-Authorization"] = "Basic " + base64.b64encode(login.encode()).decode()
+        proxy_port = via.port or 80
+        if parts.scheme == "https":
+            tunnel = http.client.HTTPSConnection(
+                via.hostname, proxy_port, timeout=timeout, context=self.tls()
+            )
+            tunnel.set_tunnel(host, port, headers=headers)
+            return tunnel, target
+        plain = _ViaProxy(via.hostname, proxy_port, timeout=timeout)
+        plain.proxy_headers = headers
+        return plain, url  # a proxy takes the absolute URL
+
+
+class _ViaProxy(http.client.HTTPConnection):
+    proxy_headers: dict[str, str]
+
+
 def one_try(
-    session: requests.Session,
+    connector: Connector,
     method: str,
     url: str,
     what: str,
@@ -41,25 +167,35 @@ def one_try(
     connect_timeout: float | None,
     send: dict[str, Any],
 ) -> Response:
-    """One try with ``session``, ``limit`` seconds in all; Failed if no answer came in time.
+    """One try, ``limit`` seconds in all; Failed if no answer came in time.
 
-    Socket timeouts bound each read only; the whole try is bounded by waiting
-    for the thread that runs it, which is left behind at the deadline.
+    Socket timeouts bound each read only; the whole try is bounded by waiting for the
+    thread that runs it, which is left behind at the deadline (its socket shut down).
     """
     deadline = time.monotonic() + limit
-    timeouts = (min(connect_timeout or limit, limit), limit)
     outcome: list[Response | BaseException] = []
-    streams: list[requests.Response] = []
+    opened: list[http.client.HTTPConnection] = []
+    connected = threading.Event()
     abandoned = threading.Event()
+    body, headers = _body(send)
+    full = url
+    if send.get("params"):
+        full += ("&" if "?" in url else "?") + urlencode(send["params"])
 
     def run() -> None:
         try:
-            raw = session.request(
-                method, url, **send, timeout=timeouts, allow_redirects=False, stream=True
-            )
-            streams.append(raw)
-            with raw:
-                outcome.append(_read(raw, url, what, deadline, abandoned))
+            conn, target = connector.open(full, min(connect_timeout or limit, limit))
+            opened.append(conn)
+            with contextlib.closing(conn):
+                conn.connect()
+                connected.set()
+                if conn.sock is not None:
+                    conn.sock.settimeout(max(0.001, deadline - time.monotonic()))
+                if isinstance(conn, _ViaProxy):
+                    headers.update(conn.proxy_headers)
+                conn.request(method, target, body=body, headers=headers)
+                answer = conn.getresponse()
+                outcome.append(_read(answer, url, what, deadline, abandoned))
         except BaseException as exc:  # handed to the caller's thread
             outcome.append(exc)
 
@@ -68,32 +204,53 @@ def one_try(
     worker.join(max(0.0, deadline - time.monotonic()))
     if worker.is_alive() or not outcome:
         abandoned.set()
-        for raw in streams:
-            _shut_down(raw)
-        raise Failed("timed out")
+        for conn in opened:
+            _shut_down(conn)
+        raise Failed("timed out" if connected.is_set() else "timed out connecting")
     result = outcome[0]
-    if isinstance(result, requests.RequestException):
-        raise Failed(_reason(result), result)
+    if isinstance(result, OSError | http.client.HTTPException) and not isinstance(
+        result, ProtocolError
+    ):
+        raise Failed(_reason(result, connected.is_set()), result)
     if isinstance(result, BaseException):
         raise result
     return result
 
 
+def _body(send: dict[str, Any]) -> tuple[bytes | None, dict[str, str]]:
+    headers = {"User-Agent": _USER_AGENT, "Accept": "*/*", **(send.get("headers") or {})}
+    data, json_body = send.get("data"), send.get("json")
+    if json_body is not None:
+        import json
+
+        headers.setdefault("Content-Type", "application/json")
+        return json.dumps(json_body).encode("utf-8"), headers
+    if isinstance(data, Mapping):
+        headers.setdefault("Content-Type", "application/x-www-form-urlencoded")
+        return urlencode(data).encode("ascii"), headers
+    return data, headers
+
+
 def _read(
-    raw: requests.Response, url: str, what: str, deadline: float, abandoned: threading.Event
+    answer: http.client.HTTPResponse,
+    url: str,
+    what: str,
+    deadline: float,
+    abandoned: threading.Event,
 ) -> Response:
-    """The body of ``raw`` up to MAX_BODY, in small reads; stops when the try is abandoned."""
-    declared = raw.headers.get("Content-Length", "")
+    """The body of ``answer`` up to MAX_BODY, in small reads; stops when the try is
+    abandoned or its deadline passes."""
+    declared = answer.getheader("Content-Length", "")
     if declared.isascii() and declared.isdigit() and int(declared) > MAX_BODY:
-        raise _too_large(what, url, raw.status_code)
+        raise _too_large(what, url, answer.status)
     body = bytearray()
-    for chunk in raw.iter_content(_CHUNK):
+    while chunk := answer.read1(_CHUNK) if hasattr(answer, "read1") else answer.read(_CHUNK):
         if abandoned.is_set() or time.monotonic() > deadline:
-            raise requests.Timeout("the try's deadline passed")
+            raise TimeoutError("the try's deadline passed")
         body += chunk
         if len(body) > MAX_BODY:
-            raise _too_large(what, url, raw.status_code)
-    return Response(raw.status_code, raw.headers, bytes(body), url)
+            raise _too_large(what, url, answer.status)
+    return Response(answer.status, Headers(answer.getheaders()), bytes(body), url)
 
 
 def _too_large(what: str, url: str, status: int) -> ProtocolError:
@@ -103,17 +260,15 @@ def _too_large(what: str, url: str, status: int) -> ProtocolError:
     )
 
 
-def _shut_down(raw: requests.Response) -> None:
-    """Wake a read blocked on ``raw``'s socket (urllib3 2.3 and later can)."""
-    shutdown = getattr(raw.raw, "shutdown", None)
-    if shutdown is not None:
-        with contextlib.suppress(Exception):  # released or closed: nothing to wake
-            shutdown()
+def _shut_down(conn: http.client.HTTPConnection) -> None:
+    """Wake a read blocked on ``conn``'s socket."""
+    sock = conn.sock
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
 
 
 def host_of(url: str) -> str:
-    from urllib.parse import urlsplit
-
     return shown(urlsplit(url).netloc or url, 100)
 
 
@@ -121,23 +276,19 @@ def without_query(url: str) -> str:
     return url.split("?", 1)[0]
 
 
-def _reason(exc: requests.RequestException) -> str:
-    if isinstance(exc, requests.ConnectTimeout):
-        return "timed out connecting"
-    if isinstance(exc, requests.Timeout):
-        return "timed out"
-    if isinstance(exc, requests.ConnectionError):
-        # urllib3 2 says so with a type; urllib3 1.26 only in the resolver's words.
-        cause = getattr(exc.args[0], "reason", None) if exc.args else None
-        text = str(exc)
-        if type(cause).__name__ == "NameResolutionError" or any(
-            words in text for words in ("Name or service not known", "nodename nor servname")
-        ):
-            return "host name not found"
-        if "Connection refused" in text:
-            return "connection refused"
-        return "connection failed"
-    broken = (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError)
-    if isinstance(exc, broken):
+def _reason(exc: BaseException, connected: bool) -> str:
+    if isinstance(exc, TimeoutError):
+        return "timed out" if connected else "timed out connecting"
+    if isinstance(exc, socket.gaierror):
+        return "host name not found"
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return f"its TLS certificate is not valid ({shown(exc.verify_message or exc, 100)})"
+    if isinstance(exc, http.client.IncompleteRead | http.client.LineTooLong):
         return "the answer broke off or could not be decoded"
-    return type(exc).__name__
+    if isinstance(exc, http.client.HTTPException) and not isinstance(
+        exc, http.client.RemoteDisconnected
+    ):
+        return "the answer broke off or could not be decoded"
+    return "connection failed"

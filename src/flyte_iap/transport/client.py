@@ -10,11 +10,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import requests
-import requests.adapters
-
 from flyte_iap.errors import TransportError, UsageError, shown
-from flyte_iap.transport.attempt import Failed, host_of, one_try, without_query
+from flyte_iap.transport.attempt import Connector, Failed, host_of, one_try, without_query
 from flyte_iap.transport.response import Response
 
 DEFAULT_TIMEOUT = 10.0
@@ -35,14 +32,17 @@ class HttpClient:
     backoff: float = 0.5
     sleep: Callable[[float], None] = time.sleep
     debug: Callable[[str], None] = lambda message: None
-    session: requests.Session = field(default_factory=requests.Session)
     #: A PEM file of the CA certificates that https:// answers are verified with (a
     #: private CA), instead of the system's.
     ca_file: str | None = None
+    #: Where proxies and a CA bundle are read from (``https_proxy``, ``no_proxy``,
+    #: ``REQUESTS_CA_BUNDLE``...); None: this process's environment.
+    env: Mapping[str, str] | None = None
     #: Seconds of network time for the client's whole life; None: ``tries x timeout + RETRY_WAIT``.
     budget: float | None = None
     #: Seconds spent so far: tries as measured, sleeps as asked for.
     spent: float = field(default=0.0, init=False)
+    _connector: Connector = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         _check_tries(self.tries)
@@ -52,8 +52,7 @@ class HttpClient:
             self.budget = self.tries * self.timeout + RETRY_WAIT
         if not 0 < self.budget < math.inf:
             raise ValueError("budget must be a finite number of seconds above 0")
-        if self.ca_file:
-            self.session.mount("https://", _PrivateCa(self.ca_file))
+        self._connector = Connector(self.env, self.ca_file)
 
     def request(
         self,
@@ -92,7 +91,7 @@ class HttpClient:
             started = time.monotonic()
             try:
                 response: Response | None = one_try(
-                    self.session, method, url, what, limit, connect_timeout, send
+                    self._connector, method, url, what, limit, connect_timeout, send
                 )
                 failure = None
             except Failed as exc:
@@ -133,28 +132,6 @@ class HttpClient:
         if retry_after and retry_after.isascii() and retry_after.isdigit():
             return min(float(retry_after), RETRY_WAIT)
         return float(self.backoff * 2 ** (attempt - 1) * (1 + random.random() / 2))
-
-
-class _PrivateCa(requests.adapters.HTTPAdapter):
-    """Verifies with the given CA file even when REQUESTS_CA_BUNDLE is set (requests
-    lets that variable win over a session's own ``verify``)."""
-
-    def __init__(self, ca_file: str) -> None:
-        super().__init__()
-        self.ca_file = ca_file
-
-    def send(
-        self,
-        request: requests.PreparedRequest,
-        stream: bool = False,
-        timeout: float | tuple[float, float] | tuple[float, None] | None = None,
-        verify: bool | str = True,
-        cert: bytes | str | tuple[bytes | str, bytes | str] | None = None,
-        proxies: Mapping[str, str] | None = None,
-    ) -> requests.Response:
-        return super().send(
-            request, stream=stream, timeout=timeout, verify=self.ca_file, cert=cert, proxies=proxies
-        )
 
 
 def _check_tries(tries: int) -> int:
