@@ -136,12 +136,11 @@ class TokenCache:
     def write(self, name: str, record: Mapping[str, object]) -> bool:
         """Write ``record`` atomically; on failure warn once and return False."""
         import json
-        import tempfile
 
         data = json.dumps({"v": ENTRY_VERSION, **record}, indent=1, sort_keys=True)
         try:
             place = self._where(create=True)
-            fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=place)
+            fd, tmp = _create_temp(place, name)
             try:
                 with os.fdopen(fd, "w", encoding="utf-8") as f:
                     f.write(data)
@@ -219,3 +218,22 @@ class TokenCache:
         if message not in self._warned:
             self._warned.add(message)
             self._warn(message)
+
+
+#: How ``os.open`` makes a writer's temporary file: new (never an existing file or a
+#: link someone planted), this user's only, not inherited by child processes.
+_TEMP_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+_TEMP_FLAGS |= getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+
+
+def _create_temp(place: str, name: str) -> tuple[int, str]:
+    """A new 0600 file ``.NAME.XXXXXXXXXXXXXXXX.tmp`` in ``place`` (the name the sweep
+    knows) and its descriptor. As ``tempfile.mkstemp`` makes one, without its import
+    on a first fetch's path: a random name, created exclusively, another tried if taken."""
+    for _ in range(100):
+        path = os.path.join(place, f".{name}.{os.urandom(8).hex()}.tmp")
+        try:
+            return os.open(path, _TEMP_FLAGS, 0o600), path
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free temporary name in {place}")

@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import base64
 import json
-from typing import Any
 
 from flyte_iap.errors import ProtocolError, shown
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 GOOGLE_ISSUERS = ("https://accounts.google.com", "accounts.google.com")
 #: Google's ID tokens live an hour; an ``exp`` further away than this is not one of them.

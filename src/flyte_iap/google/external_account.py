@@ -10,14 +10,16 @@ so they are never shown; the message says which call failed instead.
 
 from __future__ import annotations
 
-from typing import Any
-
 from flyte_iap.errors import CredentialsError, UsageError, shown
 from flyte_iap.google.adc import CredentialsFile
 from flyte_iap.google.credentials import FileCredentials
 from flyte_iap.google.endpoints import CLOUD_PLATFORM_SCOPE, Endpoints, check_url
 from flyte_iap.google.impersonation import generate_id_token
 from flyte_iap.transport import HttpClient
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 
 class ExternalAccount(FileCredentials):

@@ -24,23 +24,29 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any
 
 from flyte_iap.errors import ProtocolError, shown
 from flyte_iap.google.claims import id_token_problems
 from flyte_iap.google.endpoints import Endpoints
 from flyte_iap.transport import HttpClient, Response, raise_for_error
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
 JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 
 
-@dataclass(frozen=True)
 class TokenEndpoint:
-    """A token endpoint (``url``): Google's, or the ``token_uri`` of a key file."""
+    """A token endpoint (``url``): Google's, or the ``token_uri`` of a key file. (The
+    classes here are plain, not dataclasses: a first fetch builds them, and
+    ``dataclasses`` would cost that command more than they do.)"""
 
-    url: str
-    http: HttpClient
+    __slots__ = ("http", "url")
+
+    def __init__(self, url: str, http: HttpClient) -> None:
+        self.url = url
+        self.http = http
 
     def grant(self, fields: Mapping[str, str], *, what: str, hint: str = "") -> Response:
         """POST ``fields``; the answer if it is a success, else an OAuthError saying
@@ -73,13 +79,18 @@ class TokenEndpoint:
         return response.json_field(name, f"the token endpoint {self.url}")
 
 
-@dataclass(frozen=True)
 class UserTokens:
     """A checked ID token, its claims, and the refresh token if one came with it."""
 
-    id_token: str
-    claims: dict[str, Any]
-    refresh_token: str | None
+    __slots__ = ("claims", "id_token", "refresh_token")
+
+    def __init__(self, id_token: str, claims: dict[str, Any], refresh_token: str | None) -> None:
+        self.id_token = id_token
+        self.claims = claims
+        self.refresh_token = refresh_token
+
+    def __repr__(self) -> str:  # never a token
+        return f"<UserTokens for {self.email}>"
 
     @property
     def email(self) -> str:
@@ -91,15 +102,24 @@ class UserTokens:
         return int(self.claims["exp"])
 
 
-@dataclass(frozen=True)
 class UserClient:
     """The desktop OAuth client and the IAP audience it asks a person's tokens for."""
 
-    client_id: str
-    audience: str
-    endpoints: Endpoints
-    http: HttpClient
-    clock: Callable[[], float] = field(default=time.time)
+    __slots__ = ("audience", "client_id", "clock", "endpoints", "http")
+
+    def __init__(
+        self,
+        client_id: str,
+        audience: str,
+        endpoints: Endpoints,
+        http: HttpClient,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.client_id = client_id
+        self.audience = audience
+        self.endpoints = endpoints
+        self.http = http
+        self.clock = clock
 
     def exchange_code(
         self, code: str, verifier: str, redirect_uri: str, secret: str, nonce: str

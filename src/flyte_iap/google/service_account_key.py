@@ -15,7 +15,6 @@ from __future__ import annotations
 import base64
 import json
 import time
-from typing import Any
 
 from flyte_iap.errors import CredentialsError
 from flyte_iap.google.adc import CredentialsFile
@@ -23,6 +22,10 @@ from flyte_iap.google.credentials import FileCredentials
 from flyte_iap.google.endpoints import CLOUD_PLATFORM_SCOPE, Endpoints, check_url
 from flyte_iap.google.oauth import TokenEndpoint
 from flyte_iap.transport import HttpClient
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 ASSERTION_LIFETIME = 3600
 

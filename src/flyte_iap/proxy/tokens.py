@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import io
 import threading
 from collections.abc import Callable
@@ -225,4 +224,4 @@ def token_source(
 def _afresh(services: Services) -> Services:
     """``services`` whose HTTP client starts a budget of its own (same session, same
     settings): the budget bounds one command's calls, and for the proxy a fetch is one."""
-    return dataclasses.replace(services, http=dataclasses.replace(services.http))
+    return services.with_http(services.http.fresh())

@@ -31,12 +31,15 @@ import ssl
 import threading
 import time
 from collections.abc import Iterator, Mapping
-from typing import Any
 from urllib.parse import unquote, urlencode, urlsplit
 
 from flyte_iap.errors import ProtocolError, shown
 from flyte_iap.hosts import in_brackets, is_loopback
 from flyte_iap.transport.response import Response
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 #: The largest body read; Google's answers are a few KiB.
 MAX_BODY = 4 * 1024 * 1024

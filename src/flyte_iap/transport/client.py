@@ -7,12 +7,14 @@ import math
 import random
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any
 
 from flyte_iap.errors import TransportError, UsageError, shown
 from flyte_iap.transport.attempt import Connector, Failed, host_of, one_try, without_query
 from flyte_iap.transport.response import Response
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 DEFAULT_TIMEOUT = 10.0
 #: The longest FLYTE_IAP_HTTP_TIMEOUT accepted: beyond it, waits overflow the platform's clock.
@@ -22,37 +24,68 @@ RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
 RETRY_WAIT = 10.0
 
 
-@dataclass
 class HttpClient:
     """Sends requests with deadlines and retries (module docstring); ``sleep`` is a seam
-    for tests, and the time it is asked to sleep counts against ``budget``."""
+    for tests, and the time it is asked to sleep counts against ``budget``.
 
-    timeout: float = DEFAULT_TIMEOUT
-    tries: int = 3
-    backoff: float = 0.5
-    sleep: Callable[[float], None] = time.sleep
-    debug: Callable[[str], None] = lambda message: None
-    #: A PEM file of the CA certificates that https:// answers are verified with (a
-    #: private CA), instead of the system's.
-    ca_file: str | None = None
-    #: Where proxies and a CA bundle are read from (``https_proxy``, ``no_proxy``,
-    #: ``REQUESTS_CA_BUNDLE``...); None: this process's environment.
-    env: Mapping[str, str] | None = None
-    #: Seconds of network time for the client's whole life; None: ``tries x timeout + RETRY_WAIT``.
-    budget: float | None = None
-    #: Seconds spent so far: tries as measured, sleeps as asked for.
-    spent: float = field(default=0.0, init=False)
-    _connector: Connector = field(init=False, repr=False)
+    ``ca_file``: a PEM file of the CA certificates that https:// answers are verified
+    with (a private CA), instead of the system's. ``env``: where proxies and a CA bundle
+    are read from (``https_proxy``, ``no_proxy``, ``REQUESTS_CA_BUNDLE``...); None: this
+    process's environment. ``budget``: seconds of network time for the client's whole
+    life; None: ``tries x timeout + RETRY_WAIT``. ``spent``: seconds spent so far, tries
+    as measured and sleeps as asked for. (A plain class: every first fetch builds one,
+    and ``dataclasses`` would cost that command more than the class.)
+    """
 
-    def __post_init__(self) -> None:
-        _check_tries(self.tries)
-        if not 0 < self.timeout <= MAX_TIMEOUT:
+    __slots__ = (
+        "_connector", "backoff", "budget", "ca_file", "debug", "env", "sleep", "spent",
+        "timeout", "tries",
+    )  # fmt: skip
+
+    def __init__(
+        self,
+        timeout: float = DEFAULT_TIMEOUT,
+        tries: int = 3,
+        backoff: float = 0.5,
+        sleep: Callable[[float], None] = time.sleep,
+        debug: Callable[[str], None] = lambda message: None,
+        ca_file: str | None = None,
+        env: Mapping[str, str] | None = None,
+        budget: float | None = None,
+    ) -> None:
+        _check_tries(tries)
+        if not 0 < timeout <= MAX_TIMEOUT:
             raise ValueError(f"timeout must be above 0 and at most {MAX_TIMEOUT:g} s")
-        if self.budget is None:
-            self.budget = self.tries * self.timeout + RETRY_WAIT
-        if not 0 < self.budget < math.inf:
+        if budget is None:
+            budget = tries * timeout + RETRY_WAIT
+        if not 0 < budget < math.inf:
             raise ValueError("budget must be a finite number of seconds above 0")
-        self._connector = Connector(self.env, self.ca_file)
+        self.timeout = timeout
+        self.tries = tries
+        self.backoff = backoff
+        self.sleep = sleep
+        self.debug = debug
+        self.ca_file = ca_file
+        self.env = env
+        self.budget: float = budget
+        self.spent = 0.0
+        self._connector = Connector(env, ca_file)
+
+    def __repr__(self) -> str:
+        return f"<HttpClient timeout={self.timeout:g} tries={self.tries} budget={self.budget:g}>"
+
+    def fresh(self) -> HttpClient:
+        """A client with the same settings whose budget starts anew (nothing spent)."""
+        return HttpClient(
+            self.timeout,
+            self.tries,
+            self.backoff,
+            self.sleep,
+            self.debug,
+            self.ca_file,
+            self.env,
+            self.budget,
+        )
 
     def request(
         self,
@@ -120,7 +153,6 @@ class HttpClient:
         raise AssertionError("unreachable")
 
     def _left(self) -> float:
-        assert self.budget is not None
         return self.budget - self.spent
 
     def _timed_out(self, limit: float) -> str:

@@ -9,20 +9,28 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
 
 from flyte_iap.errors import OAuthError, ProtocolError, shown
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
-@dataclass
+
 class Response:
-    """What came back: status, headers and the raw body."""
+    """What came back: status, headers and the raw body. (A plain class: every command's
+    first fetch loads this module, and ``dataclasses`` would cost it more than the class.)"""
 
-    status: int
-    headers: Mapping[str, str]
-    body: bytes
-    url: str = ""
+    __slots__ = ("body", "headers", "status", "url")
+
+    def __init__(self, status: int, headers: Mapping[str, str], body: bytes, url: str = "") -> None:
+        self.status = status
+        self.headers = headers
+        self.body = body
+        self.url = url
+
+    def __repr__(self) -> str:  # never the body: it may hold a token
+        return f"<Response {self.status} {self.kind()}>"
 
     @property
     def ok(self) -> bool:
