@@ -36,37 +36,6 @@ def test_second_call_is_served_from_cache_without_network(cli: Cli, emulator: Em
     assert dead.token == first
 
 
-def test_cached_path_imports_nothing_heavy(cli: Cli, key: Path, tmp_path: Path):
-    assert cli(*sa_args(key=key)).token
-    probe = tmp_path / "probe.py"
-    probe.write_text(
-        "import sys\n"
-        "from flyte_iap.cli import main\n"
-        "code = main(sys.argv[1:])\n"
-        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in\n"
-        "    {'click', 'requests', 'urllib3', 'google', 'cryptography', 'http', 'ssl',\n"
-        "     'socket', 'dataclasses', 'pathlib', 'typing', 'json', 're', 'enum', 'shlex'})\n"
-        "print(heavy, file=sys.stderr)\n"
-        "raise SystemExit(code)\n"
-    )
-    import subprocess
-    import sys
-
-    proc = subprocess.run(
-        [
-            sys.executable,
-            str(probe),
-            *sa_args(key=key),
-        ],
-        env=cli.env,
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stderr.strip() == "[]"
-
-
 def test_google_application_credentials(cli: Cli, emulator: Emulator, key: Path):
     result = cli(*sa_args(), GOOGLE_APPLICATION_CREDENTIALS=str(key))
     verify(emulator, result.token, emulator.config.service_account_email)

@@ -12,8 +12,10 @@ import contextlib
 import os
 import sys
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from typing import IO, TextIO
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import IO, TextIO
 
 
 def _default_tty_path() -> str:
@@ -95,9 +97,13 @@ class Terminal:
         return line.rstrip("\r\n") if line else None
 
 
-@dataclass
 class LoginUi:
-    """The seams of a login: where a person sees messages, and how a browser opens."""
+    """The seams of a login: where a person sees messages, and how a browser opens.
+    (A plain class: a person's refresh builds one, and ``dataclasses`` would cost that
+    command more than the class.)"""
 
-    terminal: Terminal
-    open_browser: Callable[[str], bool]
+    __slots__ = ("open_browser", "terminal")
+
+    def __init__(self, terminal: Terminal, open_browser: Callable[[str], bool]) -> None:
+        self.terminal = terminal
+        self.open_browser = open_browser

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import TypeVar
 
 from flyte_iap.errors import OAuthError, UsageError
 
-T = TypeVar("T")
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing only for the type checker: a person's refresh loads this module
+    from typing import TypeVar
+
+    T = TypeVar("T")
 
 
 def explicit_secret(client_secret: str | None, env: Mapping[str, str]) -> str | None:
