@@ -62,3 +62,12 @@ def test_the_assertion_verifies_with_google_auth(emulator: Emulator, tmp_path: P
     assert before <= claims["iat"] <= claims["exp"] - 3600 <= int(time.time())
     header = jwt.decode_header(assertion)
     assert header == {"typ": "JWT", "alg": "RS256", "kid": info["private_key_id"]}
+
+
+def test_the_key_loader_is_cryptographys_public_one() -> None:
+    """The first fetch takes ``load_pem_private_key`` from cryptography's Rust binding to
+    skip the serialization package's import; it must be the very function the public name
+    is (were it not, the loader would be something cryptography does not promise)."""
+    from flyte_iap.google.service_account_key import pem_loader
+
+    assert pem_loader() is serialization.load_pem_private_key

@@ -98,11 +98,10 @@ def _signer(file: CredentialsFile) -> Any:
     """The key's RSA private key, loaded without the consistency check (see above)."""
     from cryptography.exceptions import UnsupportedAlgorithm
     from cryptography.hazmat.primitives.asymmetric import rsa
-    from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
     pem = file.field("private_key").encode("utf-8", "surrogateescape")
     try:
-        key = load_pem_private_key(pem, password=None, unsafe_skip_rsa_key_validation=True)
+        key = pem_loader()(pem, password=None, unsafe_skip_rsa_key_validation=True)
     except (ValueError, TypeError, IndexError, UnsupportedAlgorithm) as exc:
         raise CredentialsError(
             f"the private key in {file.label} cannot be read; the file may be truncated or "
@@ -113,3 +112,19 @@ def _signer(file: CredentialsFile) -> Any:
             f"the private key in {file.label} is not an RSA key; download a new key"
         )
     return key
+
+
+def pem_loader() -> Any:
+    """cryptography's ``load_pem_private_key``. Since cryptography 42 that public name is
+    bound to the function of its Rust binding; taken from there, it spares a first fetch
+    the ``serialization`` package's import (its SSH formats, ciphers and ``dataclasses``:
+    about one interpreter start). Should a release move it, the public name is used;
+    ``tests/unit/test_service_account_assertion.py`` checks that the two are one function."""
+    try:
+        from cryptography.hazmat.bindings._rust import openssl
+
+        return openssl.keys.load_pem_private_key
+    except (ImportError, AttributeError):  # a cryptography that keeps it elsewhere
+        from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+        return load_pem_private_key
