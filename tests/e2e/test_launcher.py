@@ -22,9 +22,12 @@ from ..cli import isolated_env
 from ..tokens import sa_args, verify
 
 
-def spaced_venv(tmp_path: Path) -> Path:
+def spaced_venv(tmp_path: Path, *, with_tool: bool = True) -> Path:
     """A virtual environment under a path with spaces, whose python finds this flyte-iap
-    and its dependencies (a .pth naming where they are installed): its interpreter."""
+    and its dependencies (a .pth naming where they are installed): its interpreter.
+    ``with_tool=False``: the dependencies only (a directory of links to all but
+    flyte-iap), for a test that pip-installs flyte-iap itself; pip would otherwise find
+    this one already installed and install nothing."""
     root = tmp_path / "a venv with spaces"
     venv.EnvBuilder(with_pip=False).create(root)
     python = root / "bin" / "python"
@@ -34,8 +37,17 @@ def spaced_venv(tmp_path: Path) -> Path:
         text=True,
         check=True,
     ).stdout.strip()
-    here = Path(flyte_iap.__file__).parents[1]
-    Path(purelib, "flyte-iap-test.pth").write_text(f"{sysconfig.get_paths()['purelib']}\n{here}\n")
+    here = Path(sysconfig.get_paths()["purelib"])
+    if with_tool:
+        paths = [here, Path(flyte_iap.__file__).parents[1]]
+    else:
+        deps = tmp_path / "dependencies"
+        deps.mkdir()
+        for entry in here.iterdir():
+            if not entry.name.lower().replace("-", "_").startswith(("flyte_iap", "__editable__")):
+                (deps / entry.name).symlink_to(entry)
+        paths = [deps]
+    Path(purelib, "flyte-iap-test.pth").write_text("".join(f"{p}\n" for p in paths))
     return python
 
 
@@ -129,7 +141,7 @@ def test_the_written_command_survives_an_upgrade_in_a_pipx_layout(
     path with spaces), its ``flyte-iap`` script linked from a bin directory on PATH.
     ``configure`` run through the link writes the venv's interpreter, and the command
     keeps working, now running the new code, after ``pip install --upgrade``."""
-    python = spaced_venv(tmp_path)
+    python = spaced_venv(tmp_path, with_tool=False)
     _pip_install(python, _wheel(tmp_path, "0.1.0"))
     bin_dir = home / ".local" / "bin"
     bin_dir.mkdir(parents=True)
