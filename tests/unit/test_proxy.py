@@ -32,6 +32,7 @@ from flyte_iap.cli.proxy import prepare
 from flyte_iap.cli.wiring import Wiring
 from flyte_iap.emulator import Emulator
 from flyte_iap.proxy import ProxyServer
+from flyte_iap.proxy.forward import SMALL_ANSWER
 
 from ..cli import InProcessCli, isolated_env
 from ..proxy_upstream import Upstream
@@ -333,6 +334,34 @@ def test_the_upstream_gets_the_clients_headers_and_nothing_more(
         "accept": "*/*",
         "x-mine": "1",
     }
+
+
+@pytest.mark.parametrize("size", [0, 100, SMALL_ANSWER, SMALL_ANSWER + 1, 1 << 20])
+def test_the_client_gets_the_upstreams_answer_and_nothing_more(
+    upstream: Upstream, proxy_to: Any, size: int
+) -> None:
+    """Small answers (sent whole) and large ones (relayed as they come) alike: the status,
+    the body, and the upstream's headers as they came, one Content-Length, nothing added.
+    (aiohttp's server would add a Content-Type to a body that came without one: see
+    proxy/forward.py.)"""
+    body = bytes(i % 251 for i in range(size))
+    sent = {"X-Up": "1", "Cache-Control": "no-store", "Content-Type": "application/x-test"}
+    upstream.canned["/answer"] = (203, sent, body)
+    proxy = proxy_to(upstream.url)
+    conn = http.client.HTTPConnection("127.0.0.1", proxy.port, timeout=10)
+    try:
+        conn.request("GET", "/answer", headers={"Host": f"localhost:{proxy.port}"})
+        resp = conn.getresponse()
+        got = resp.read()
+        names = sorted(name.lower() for name, _ in resp.getheaders())
+    finally:
+        conn.close()
+    assert resp.status == 203
+    assert got == body
+    assert names == ["cache-control", "content-length", "content-type", "date", "server", "x-up"]
+    assert resp.getheader("Content-Type") == "application/x-test"
+    assert resp.getheader("Content-Length") == str(size)
+    assert resp.getheader("Server", "").startswith("BaseHTTP")  # the upstream's own
 
 
 PUBLIC = b"https://flyte.example.com"

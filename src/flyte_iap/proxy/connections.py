@@ -28,7 +28,7 @@ import asyncio
 import contextlib
 import errno
 import socket
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from aiohttp import web
@@ -117,25 +117,27 @@ class Connections:
         self._sockets = list(sockets)
         self._acceptors = [loop.create_task(self._accept(sock)) for sock in sockets]
 
-    @contextlib.contextmanager
-    def serving(self, request: web.BaseRequest) -> Iterator[None]:
-        """Around the handling of ``request``: it is in flight, its connection busy."""
+    def started(self, request: web.BaseRequest) -> None:
+        """``request`` is being handled: it is in flight, its connection busy. (Two calls
+        around the handling, not a context manager: this runs for every request.)"""
         connection = request.protocol
-        task = asyncio.current_task()
         if isinstance(connection, _Connection):
             connection.started()
+        task = asyncio.current_task()
         if task is not None:
             self._in_flight.add(task)
             self._drained.clear()
-        try:
-            yield
-        finally:
-            if task is not None:
-                self._in_flight.discard(task)
-                if not self._in_flight:
-                    self._drained.set()
-            if isinstance(connection, _Connection):
-                connection.finished()
+
+    def finished(self, request: web.BaseRequest) -> None:
+        """``request`` was answered (or cut): no longer in flight."""
+        task = asyncio.current_task()
+        if task is not None:
+            self._in_flight.discard(task)
+            if not self._in_flight:
+                self._drained.set()
+        connection = request.protocol
+        if isinstance(connection, _Connection):
+            connection.finished()
 
     async def close(self, bound: Callable[[], Awaitable[object]]) -> None:
         """Stop accepting, close idle connections, wait for the requests in flight until

@@ -31,7 +31,14 @@ from flyte_iap.proxy.connections import (
     connection_cap,
     descriptor_limit,
 )
-from flyte_iap.proxy.forward import REPLAY_TOTAL, ReplayBudget, Upstream, forward, plain
+from flyte_iap.proxy.forward import (
+    NOT_ADDED,
+    REPLAY_TOTAL,
+    ReplayBudget,
+    Upstream,
+    forward,
+    plain,
+)
 from flyte_iap.proxy.guard import own_hosts, refusal
 from flyte_iap.proxy.listen import LOCALHOST, listen
 from flyte_iap.proxy.tokens import TokenProvider
@@ -94,7 +101,11 @@ class ProxyServer:
         # At most one upstream connection per client connection: the same cap.
         connector = aiohttp.TCPConnector(ssl=tls_context(s.ca_file), limit=cap)
         self._session = aiohttp.ClientSession(
-            connector=connector, timeout=_TIMEOUT, auto_decompress=False, cookie_jar=_NoCookies()
+            connector=connector,
+            timeout=_TIMEOUT,
+            auto_decompress=False,
+            cookie_jar=_NoCookies(),
+            skip_auto_headers=NOT_ADDED,  # set once here, not made again for every request
         )
         up = Upstream(
             s.upstream.rstrip("/"),
@@ -106,7 +117,8 @@ class ProxyServer:
         own = own_hosts(s.host, self.port)
 
         async def handle(request: web.BaseRequest) -> web.StreamResponse:
-            with connections.serving(request):
+            connections.started(request)
+            try:
                 reason = refusal(
                     request.method,
                     request.raw_path,
@@ -125,6 +137,8 @@ class ProxyServer:
                 await response.prepare(request)
                 await response.write_eof()
                 return response
+            finally:
+                connections.finished(request)
 
         connections = Connections(
             web.Server(handle),
