@@ -45,10 +45,13 @@ FIRST_FETCH += ["cryptography.hazmat.primitives.serialization", "cryptography.x5
 REFRESH = [*NEVER, "google", "cryptography", "dataclasses", "typing", "flyte_iap.google.verify"]
 
 
-def _loaded(cli: Cli, tmp_path: Path, watched: list[str], *args: str) -> tuple[str, list[str]]:
-    """Run the command line in a probe; its token and the watched modules it loaded."""
+def _loaded(
+    cli: Cli, tmp_path: Path, watched: list[str], *args: str, before: str = ""
+) -> tuple[str, list[str]]:
+    """Run the command line in a probe (``before``: code the probe runs first); what it
+    printed on stdout (a token) and the watched modules it loaded."""
     probe = tmp_path / "probe.py"
-    probe.write_text(PROBE)
+    probe.write_text(before + PROBE)
     proc = subprocess.run(
         [sys.executable, "-P", str(probe), ",".join(watched), *args],
         env=cli.env,
@@ -104,14 +107,5 @@ def test_a_persons_refresh_loads_no_browser_and_no_signer(
 def test_the_watch_sees_a_module_that_was_loaded(cli: Cli, tmp_path: Path, module: str) -> None:
     """A control for the probe itself: ``--help`` goes through click, and a module
     imported before the run is listed, so an empty list above means "not loaded"."""
-    probe = tmp_path / "probe.py"
-    probe.write_text(f"import {module}\n" + PROBE)
-    proc = subprocess.run(
-        [sys.executable, "-P", str(probe), f"{module},json", "--help"],
-        env=cli.env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert proc.returncode == 0, proc.stderr
-    assert f"LOADED [{module!r}" in proc.stderr
+    _, loaded = _loaded(cli, tmp_path, [module, "json"], "--help", before=f"import {module}\n")
+    assert loaded[:1] == [module]

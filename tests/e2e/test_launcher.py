@@ -51,22 +51,29 @@ def spaced_venv(tmp_path: Path, *, with_tool: bool = True) -> Path:
     return python
 
 
-def test_the_written_command_runs_from_a_spaced_venv_anywhere(
-    emulator: Emulator, home: Path, tmp_path: Path
-) -> None:
-    python = spaced_venv(tmp_path)
-    key = emulator.write_service_account_key(tmp_path / "key.json")
-    env = isolated_env(home, emulator.env())
+def _configured(flyte_iap: list[str], env: dict[str, str], home: Path, key: Path) -> list[str]:
+    """Run ``configure`` by the command ``flyte_iap`` for a key file's token; the
+    ``proxyCommand`` it wrote."""
     config = home / "config.yaml"
     written = subprocess.run(
-        [python, *LAUNCH, "configure", "--config", str(config), *sa_args(key=key)],
+        [*flyte_iap, "configure", "--config", str(config), *sa_args(key=key)],
         env=env,
         capture_output=True,
         text=True,
         timeout=60,
     )
     assert written.returncode == 0, written.stderr
-    command = yaml.safe_load(config.read_text())["admin"]["proxyCommand"]
+    command: list[str] = yaml.safe_load(config.read_text())["admin"]["proxyCommand"]
+    return command
+
+
+def test_the_written_command_runs_from_a_spaced_venv_anywhere(
+    emulator: Emulator, home: Path, tmp_path: Path
+) -> None:
+    python = spaced_venv(tmp_path)
+    key = emulator.write_service_account_key(tmp_path / "key.json")
+    env = isolated_env(home, emulator.env())
+    command = _configured([str(python), *LAUNCH], env, home, key)
     assert command[:4] == [str(python), *LAUNCH]
     # A directory with a planted flyte_iap.py: -P keeps it off the module path.
     trap = tmp_path / "somewhere else"
@@ -149,16 +156,7 @@ def test_the_written_command_survives_an_upgrade_in_a_pipx_layout(
     key = emulator.write_service_account_key(tmp_path / "key.json")
     env = isolated_env(home, emulator.env())
     env["PATH"] = f"{bin_dir}:/usr/bin:/bin"
-    config = home / "config.yaml"
-    written = subprocess.run(
-        ["flyte-iap", "configure", "--config", str(config), *sa_args(key=key)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert written.returncode == 0, written.stderr
-    command = yaml.safe_load(config.read_text())["admin"]["proxyCommand"]
+    command = _configured(["flyte-iap"], env, home, key)
     assert command[:4] == [str(python), *LAUNCH]  # the venv's python, not its target
 
     def run(*args: str) -> str:

@@ -194,9 +194,9 @@ async def _relay(request: web.BaseRequest, resp: aiohttp.ClientResponse) -> web.
             # A small answer of known length (a unary call's) goes out whole: head and
             # body in one write, not two.
             body = await resp.read()
-            out = web.Response(status=resp.status, reason=_reason(resp), headers=headers)
-            out.body = body
-            return out
+            return web.Response(
+                status=resp.status, reason=_reason(resp), headers=headers, body=body
+            )
         out = web.StreamResponse(status=resp.status, reason=_reason(resp), headers=headers)
         await out.prepare(request)
         async for chunk in resp.content.iter_any():
